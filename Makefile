@@ -1,0 +1,51 @@
+# One-command set-up: `make lab` (the workshop) and `make test` (everything is checked).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 4566
+export LOCAL_AWS_PORT := $(PORT)
+
+.PHONY: lab test lint local-aws stop bench clean-aws
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+## lab: JupyterLab on notebooks/, with local_aws running in the background
+lab: $(BIN)/.installed local-aws
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+
+## local-aws: start local_aws in the background unless one already answers on $(PORT)
+local-aws: $(BIN)/.installed
+	@if curl -s -o /dev/null "http://127.0.0.1:$(PORT)/moto-api/"; then \
+		echo "local_aws already running on http://127.0.0.1:$(PORT)"; \
+	else \
+		nohup $(BIN)/python -m local_aws --port $(PORT) > .local_aws.log 2>&1 & echo $$! > .local_aws.pid; \
+		for i in $$(seq 1 100); do \
+			grep -q "ready" .local_aws.log 2>/dev/null && break; sleep 0.1; \
+		done; \
+		cat .local_aws.log; \
+	fi
+
+## stop: stop the local_aws that `make lab` started
+stop:
+	@if [ -f .local_aws.pid ]; then kill $$(cat .local_aws.pid) 2>/dev/null || true; rm -f .local_aws.pid; echo "local_aws stopped"; fi
+
+## lint: ruff on code and notebooks
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+## test: lint, unit tests, end-to-end tests against local_aws, every notebook with nbval
+test: $(BIN)/.installed lint
+	$(BIN)/python -m pytest
+
+## bench: benchmarks side by side with a bare WebSocket server (not part of `make test`)
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks
+
+## clean-aws: delete every workshop stack in your real AWS account (TUTORIAL_TARGET=aws)
+clean-aws: $(BIN)/.installed
+	TUTORIAL_TARGET=aws $(BIN)/python -m tutorial_helpers.cleanup

@@ -1,0 +1,65 @@
+"""`python -m local_aws [--port 4566]`: an offline AWS for the workshop, on 127.0.0.1."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from local_aws import settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m local_aws",
+        description="Serve CloudFormation, DynamoDB, IAM, STS, Lambda, Logs, API Gateway v2 "
+        "and WebSocket APIs on 127.0.0.1, offline.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("LOCAL_AWS_PORT", settings.DEFAULT_PORT)),
+        help="port to listen on (default: $LOCAL_AWS_PORT or 4566)",
+    )
+    defaults = settings.Settings()
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=defaults.idle_timeout_seconds,
+        help="close a WebSocket connection after this many seconds without a message (600)",
+    )
+    parser.add_argument(
+        "--max-connection-seconds",
+        type=float,
+        default=defaults.max_connection_seconds,
+        help="close every WebSocket connection after this many seconds (7200)",
+    )
+    parser.add_argument(
+        "--ttl-sweep-seconds",
+        type=float,
+        default=defaults.ttl_sweep_seconds,
+        help="how often items whose DynamoDB TTL has passed are deleted (5)",
+    )
+    parser.add_argument(
+        "--connect-failure-status",
+        type=int,
+        default=defaults.connect_failure_status,
+        help="handshake status when a $connect service integration fails (500)",
+    )
+    args = parser.parse_args()
+    # Dummy credentials and a default region, so moto and the functions need no AWS setup.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    settings.configure(
+        idle_timeout_seconds=args.idle_timeout,
+        max_connection_seconds=args.max_connection_seconds,
+        ttl_sweep_seconds=args.ttl_sweep_seconds,
+        connect_failure_status=args.connect_failure_status,
+    )
+    from local_aws.server import serve  # imports moto: after the settings are in place
+
+    serve(args.port)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,479 @@
+"""CloudFormation resource models that moto lacks, registered into moto's parser.
+
+moto deploys DynamoDB, IAM, Lambda and Logs resources itself, but has no models for
+`AWS::ApiGatewayV2::*` and ignores a table's `TimeToLiveSpecification` (reference
+local-aws-building-blocks.md §2). The classes below fill those gaps. Each subclasses
+`CloudFormationModel` directly, because moto finds models with `__subclasses__()`, and moto's
+model caches are cleared after they are defined so the parser sees them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import moto.cloudformation.parsing as parsing
+from moto.apigatewayv2.models import apigatewayv2_backends
+from moto.core.common_models import CloudFormationModel
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
+
+from local_aws import settings
+from local_aws.deployments import registry
+
+logger = logging.getLogger(__name__)
+
+
+def _backend(account_id: str, region: str) -> Any:
+    return apigatewayv2_backends[account_id][region]
+
+
+def _ignore_missing(action: Any) -> None:
+    """Deleting a child after its API is gone is not an error (delete order is not ours)."""
+    try:
+        action()
+    except Exception as error:  # moto raises ApiNotFound, NotFoundException, KeyError…
+        logger.debug("nothing to delete: %s", error)
+
+
+class _Resource:
+    """Common behaviour of the resources below (a mixin, so moto still sees direct subclasses)."""
+
+    physical_resource_id: str
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr in cls.attributes()
+
+    @classmethod
+    def attributes(cls) -> tuple[str, ...]:
+        return ()
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    def is_created(self) -> bool:
+        return True
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        # Replacement: simple and correct for these small configuration objects.
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(  # type: ignore[attr-defined]
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+
+class ApiGatewayV2Api(_Resource, CloudFormationModel):
+    def __init__(self, api: Any) -> None:
+        self.api_id = api.api_id
+        self.physical_resource_id = api.api_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::Api"
+
+    @classmethod
+    def attributes(cls) -> tuple[str, ...]:
+        return ("ApiEndpoint", "ApiId")
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayV2Api:
+        properties = cloudformation_json["Properties"]
+        api = _backend(account_id, region_name).create_api(
+            api_key_selection_expression=properties.get("ApiKeySelectionExpression"),
+            cors_configuration=properties.get("CorsConfiguration"),
+            description=properties.get("Description"),
+            disable_schema_validation=properties.get("DisableSchemaValidation"),
+            disable_execute_api_endpoint=properties.get("DisableExecuteApiEndpoint"),
+            name=properties.get("Name", resource_name),
+            protocol_type=properties["ProtocolType"],
+            route_selection_expression=properties.get("RouteSelectionExpression"),
+            tags=properties.get("Tags") or {},
+            version=properties.get("Version"),
+        )
+        if api.protocol_type == "WEBSOCKET":
+            api.api_endpoint = settings.current().api_endpoint(api.api_id)
+        return cls(api)
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "ApiId":
+            return self.api_id
+        if attribute_name == "ApiEndpoint":
+            for region_backends in apigatewayv2_backends.values():
+                for backend in region_backends.values():
+                    if self.api_id in backend.apis:
+                        return backend.apis[self.api_id].api_endpoint
+        return super().get_cfn_attribute(attribute_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        registry.remove_api(self.api_id)
+        _backend(account_id, region_name).delete_api(self.api_id)
+
+
+class ApiGatewayV2Route(_Resource, CloudFormationModel):
+    def __init__(self, api_id: str, route_id: str) -> None:
+        self.api_id = api_id
+        self.physical_resource_id = route_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::Route"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayV2Route:
+        properties = cloudformation_json["Properties"]
+        route = _backend(account_id, region_name).create_route(
+            api_id=properties["ApiId"],
+            api_key_required=properties.get("ApiKeyRequired", False),
+            authorization_scopes=properties.get("AuthorizationScopes"),
+            authorization_type=properties.get("AuthorizationType", "NONE"),
+            authorizer_id=properties.get("AuthorizerId"),
+            model_selection_expression=properties.get("ModelSelectionExpression"),
+            operation_name=properties.get("OperationName"),
+            request_models=properties.get("RequestModels"),
+            request_parameters=properties.get("RequestParameters"),
+            route_key=properties["RouteKey"],
+            route_response_selection_expression=properties.get("RouteResponseSelectionExpression"),
+            target=properties.get("Target"),
+        )
+        return cls(properties["ApiId"], route.route_id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _backend(account_id, region_name)
+        _ignore_missing(lambda: backend.delete_route(self.api_id, self.physical_resource_id))
+
+
+class ApiGatewayV2RouteResponse(_Resource, CloudFormationModel):
+    def __init__(self, api_id: str, route_id: str, route_response_id: str) -> None:
+        self.api_id = api_id
+        self.route_id = route_id
+        self.physical_resource_id = route_response_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::RouteResponse"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayV2RouteResponse:
+        properties = cloudformation_json["Properties"]
+        route_response = _backend(account_id, region_name).create_route_response(
+            api_id=properties["ApiId"],
+            route_id=properties["RouteId"],
+            route_response_key=properties["RouteResponseKey"],
+            model_selection_expression=properties.get("ModelSelectionExpression"),
+            response_models=properties.get("ResponseModels"),
+        )
+        return cls(properties["ApiId"], properties["RouteId"], route_response.id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _backend(account_id, region_name)
+        _ignore_missing(
+            lambda: backend.delete_route_response(
+                self.api_id, self.route_id, self.physical_resource_id
+            )
+        )
+
+
+class ApiGatewayV2Integration(_Resource, CloudFormationModel):
+    def __init__(self, api_id: str, integration_id: str) -> None:
+        self.api_id = api_id
+        self.physical_resource_id = integration_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::Integration"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayV2Integration:
+        properties = cloudformation_json["Properties"]
+        timeout = properties.get("TimeoutInMillis")
+        integration = _backend(account_id, region_name).create_integration(
+            api_id=properties["ApiId"],
+            connection_id=properties.get("ConnectionId"),
+            connection_type=properties.get("ConnectionType"),
+            content_handling_strategy=properties.get("ContentHandlingStrategy"),
+            credentials_arn=properties.get("CredentialsArn"),
+            description=properties.get("Description"),
+            integration_method=properties.get("IntegrationMethod"),
+            integration_subtype=properties.get("IntegrationSubtype"),
+            integration_type=properties["IntegrationType"],
+            integration_uri=properties.get("IntegrationUri"),
+            passthrough_behavior=properties.get("PassthroughBehavior"),
+            payload_format_version=properties.get("PayloadFormatVersion"),
+            request_parameters=properties.get("RequestParameters"),
+            request_templates=properties.get("RequestTemplates"),
+            response_parameters=properties.get("ResponseParameters"),
+            template_selection_expression=properties.get("TemplateSelectionExpression"),
+            timeout_in_millis=str(timeout) if timeout else None,
+            tls_config=properties.get("TlsConfig"),
+        )
+        return cls(properties["ApiId"], integration.id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _backend(account_id, region_name)
+        _ignore_missing(lambda: backend.delete_integration(self.api_id, self.physical_resource_id))
+
+
+class ApiGatewayV2IntegrationResponse(_Resource, CloudFormationModel):
+    def __init__(self, api_id: str, integration_id: str, response_id: str) -> None:
+        self.api_id = api_id
+        self.integration_id = integration_id
+        self.physical_resource_id = response_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::IntegrationResponse"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayV2IntegrationResponse:
+        properties = cloudformation_json["Properties"]
+        response = _backend(account_id, region_name).create_integration_response(
+            api_id=properties["ApiId"],
+            integration_id=properties["IntegrationId"],
+            content_handling_strategy=properties.get("ContentHandlingStrategy"),
+            integration_response_key=properties["IntegrationResponseKey"],
+            response_parameters=properties.get("ResponseParameters"),
+            response_templates=properties.get("ResponseTemplates"),
+            template_selection_expression=properties.get("TemplateSelectionExpression"),
+        )
+        return cls(properties["ApiId"], properties["IntegrationId"], response.id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        backend = _backend(account_id, region_name)
+        _ignore_missing(
+            lambda: backend.delete_integration_response(
+                self.api_id, self.integration_id, self.physical_resource_id
+            )
+        )
+
+
+class ApiGatewayV2Deployment(_Resource, CloudFormationModel):
+    def __init__(self, api_id: str, deployment_id: str) -> None:
+        self.api_id = api_id
+        self.physical_resource_id = deployment_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::Deployment"
+
+    @classmethod
+    def attributes(cls) -> tuple[str, ...]:
+        return ("DeploymentId",)
+
+    def get_cfn_attribute(self, attribute_name: str) -> Any:
+        if attribute_name == "DeploymentId":
+            return self.physical_resource_id
+        return super().get_cfn_attribute(attribute_name)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayV2Deployment:
+        properties = cloudformation_json["Properties"]
+        api_id = properties["ApiId"]
+        deployment_id = registry.deploy(account_id, region_name, api_id)
+        stage = properties.get("StageName")
+        if stage:  # a deployment may name the stage it updates
+            registry.set_stage(account_id, region_name, api_id, stage, deployment_id, False)
+        return cls(api_id, deployment_id)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """Deployments are kept until their API goes: a stage may still serve one."""
+
+
+class ApiGatewayV2Stage(_Resource, CloudFormationModel):
+    def __init__(self, api_id: str, stage_name: str) -> None:
+        self.api_id = api_id
+        self.physical_resource_id = stage_name
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::ApiGatewayV2::Stage"
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> ApiGatewayV2Stage:
+        properties = cloudformation_json["Properties"]
+        api_id = properties["ApiId"]
+        stage_name = properties["StageName"]
+        config = {
+            "stageName": stage_name,
+            "autoDeploy": properties.get("AutoDeploy"),
+            "description": properties.get("Description"),
+            "stageVariables": properties.get("StageVariables") or {},
+            "tags": properties.get("Tags") or {},
+            "deploymentId": properties.get("DeploymentId"),
+        }
+        if properties.get("DefaultRouteSettings"):
+            config["defaultRouteSettings"] = _camel_keys(properties["DefaultRouteSettings"])
+        if properties.get("RouteSettings"):
+            config["routeSettings"] = _camel_keys(properties["RouteSettings"])
+        _backend(account_id, region_name).create_stage(api_id, config)
+        registry.set_stage(
+            account_id,
+            region_name,
+            api_id,
+            stage_name,
+            properties.get("DeploymentId"),
+            bool(properties.get("AutoDeploy")),
+        )
+        return cls(api_id, stage_name)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        registry.remove_stage(self.api_id, self.physical_resource_id)
+        backend = _backend(account_id, region_name)
+        _ignore_missing(lambda: backend.delete_stage(self.api_id, self.physical_resource_id))
+
+
+def _camel_keys(value: Any) -> Any:
+    """CloudFormation's `LoggingLevel` is the API's `loggingLevel`."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _camel_keys(item) for key, item in value.items()}
+    return value
+
+
+class DynamoDBTableWithTimeToLive(CloudFormationModel):
+    """moto's `AWS::DynamoDB::Table` plus `TimeToLiveSpecification`, which moto ignores.
+
+    moto keeps the last model defined for a type, so this one replaces moto's; the table it
+    returns is moto's own, so Ref, GetAtt, update and delete behave as before.
+    """
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::DynamoDB::Table"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return Table.cloudformation_name_type()
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return Table.has_cfn_attr(attr)
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Table:
+        table = Table.create_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name, **kwargs
+        )
+        _apply_time_to_live(table, cloudformation_json, account_id, region_name)
+        return table
+
+    @classmethod
+    def update_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> Table:
+        # moto cannot update a table from a template; the TTL is the part this workshop changes.
+        _apply_time_to_live(original_resource, cloudformation_json, account_id, region_name)
+        return original_resource
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> None:
+        Table.delete_from_cloudformation_json(
+            resource_name, cloudformation_json, account_id, region_name
+        )
+
+    def is_created(self) -> bool:
+        return True
+
+
+def _apply_time_to_live(
+    table: Table, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+) -> None:
+    specification = cloudformation_json["Properties"].get("TimeToLiveSpecification")
+    if specification:
+        dynamodb_backends[account_id][region_name].update_time_to_live(
+            table.name,
+            {
+                "Enabled": str(specification.get("Enabled")).lower() == "true",
+                "AttributeName": specification["AttributeName"],
+            },
+        )
+
+
+def register() -> None:
+    """Make moto's CloudFormation parser see the models above (its lookups are cached)."""
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    parsing.get_name_type_map.cache_clear()
+
+
+register()

@@ -1,0 +1,190 @@
+"""Deployments: the frozen copy of an API's routes and integrations that a stage serves.
+
+On AWS a deployment is a snapshot: routes added after it are not served until the next
+deployment (reference §1.6 B3). moto has no deployments, so they are kept here, built from
+moto's apigatewayv2 objects at the moment the deployment is created. A stage with
+AutoDeploy serves the API as it is now, so its snapshot is rebuilt when it is looked up.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.apigatewayv2.models import apigatewayv2_backends
+
+
+@dataclass(frozen=True)
+class IntegrationResponse:
+    key: str  # "$default" or a regex between slashes, e.g. "/200/"
+    template_selection_expression: str | None
+    response_templates: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Integration:
+    integration_id: str
+    integration_type: str  # AWS, AWS_PROXY, HTTP, HTTP_PROXY or MOCK
+    uri: str | None
+    method: str | None
+    credentials_arn: str | None
+    request_templates: dict[str, str]
+    template_selection_expression: str | None
+    passthrough_behavior: str | None
+    timeout_seconds: float
+    responses: tuple[IntegrationResponse, ...]
+
+
+@dataclass(frozen=True)
+class Route:
+    route_key: str
+    integration: Integration | None
+    two_way: bool  # reference §3.4: a reply is sent only if the route has a route response
+
+
+@dataclass(frozen=True)
+class DeployedApi:
+    """What one stage of one API serves."""
+
+    account_id: str
+    region: str
+    api_id: str
+    stage: str
+    route_selection_expression: str
+    routes: dict[str, Route]
+    stage_variables: dict[str, str] = field(default_factory=dict)
+
+
+def snapshot(account_id: str, region: str, api_id: str, stage: str) -> DeployedApi:
+    """Copy the API's current configuration out of moto."""
+    api = apigatewayv2_backends[account_id][region].get_api(api_id)
+    moto_stage = api.stages.get(stage)
+    routes: dict[str, Route] = {}
+    for route in list(api.routes.values()):
+        integration = None
+        target = route.target or ""
+        if target.startswith("integrations/"):
+            moto_integration = api.integrations.get(target.split("/", 1)[1])
+            if moto_integration is not None:
+                integration = _copy_integration(moto_integration)
+        two_way = bool(route.route_responses) or bool(route.route_response_selection_expression)
+        routes[route.route_key] = Route(route.route_key, integration, two_way)
+    return DeployedApi(
+        account_id=account_id,
+        region=region,
+        api_id=api_id,
+        stage=stage,
+        route_selection_expression=api.route_selection_expression,
+        routes=routes,
+        stage_variables=dict(moto_stage.stage_variables or {}) if moto_stage else {},
+    )
+
+
+def _copy_integration(integration: Any) -> Integration:
+    responses = tuple(
+        IntegrationResponse(
+            key=response.integration_response_key,
+            template_selection_expression=response.template_selection_expression,
+            response_templates=dict(response.response_templates or {}),
+        )
+        for response in list(integration.responses.values())
+    )
+    return Integration(
+        integration_id=integration.id,
+        integration_type=integration.integration_type,
+        uri=integration.integration_uri,
+        method=integration.integration_method,
+        credentials_arn=integration.credentials_arn,
+        request_templates=dict(integration.request_templates or {}),
+        template_selection_expression=integration.template_selection_expression,
+        passthrough_behavior=integration.passthrough_behavior,
+        timeout_seconds=min(integration.timeout_in_millis or 29000, 29000) / 1000,
+        responses=responses,
+    )
+
+
+def new_deployment_id() -> str:
+    """AWS deployment ids look like `a1b2c3`."""
+    alphabet = string.ascii_lowercase + string.digits
+    return "".join(secrets.choice(alphabet) for _ in range(6))
+
+
+class Registry:
+    """Deployments and the stage that serves each, for every API in this process."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._deployments: dict[tuple[str, str], DeployedApi] = {}  # (api_id, deployment_id)
+        self._stages: dict[tuple[str, str], tuple[str, str, str | None, bool]] = {}
+
+    def deploy(self, account_id: str, region: str, api_id: str) -> str:
+        """Snapshot the API now; return the new deployment id."""
+        deployment_id = new_deployment_id()
+        deployed = snapshot(account_id, region, api_id, stage="")
+        with self._lock:
+            self._deployments[(api_id, deployment_id)] = deployed
+        return deployment_id
+
+    def set_stage(
+        self,
+        account_id: str,
+        region: str,
+        api_id: str,
+        stage: str,
+        deployment_id: str | None,
+        auto_deploy: bool,
+    ) -> None:
+        """Record which deployment a stage serves (AutoDeploy: always the latest API)."""
+        with self._lock:
+            self._stages[(api_id, stage)] = (account_id, region, deployment_id, auto_deploy)
+
+    def remove_stage(self, api_id: str, stage: str) -> None:
+        with self._lock:
+            self._stages.pop((api_id, stage), None)
+
+    def remove_api(self, api_id: str) -> None:
+        with self._lock:
+            for key in [key for key in self._stages if key[0] == api_id]:
+                del self._stages[key]
+            for key in [key for key in self._deployments if key[0] == api_id]:
+                del self._deployments[key]
+
+    def lookup(self, api_id: str, stage: str) -> DeployedApi | None:
+        """What `/{api_id}/{stage}` serves, or None if nothing is deployed there."""
+        with self._lock:
+            entry = self._stages.get((api_id, stage))
+            if entry is None:
+                return None
+            account_id, region, deployment_id, auto_deploy = entry
+            deployed = None if auto_deploy else self._deployments.get((api_id, deployment_id))
+        if auto_deploy:
+            try:
+                return snapshot(account_id, region, api_id, stage)
+            except Exception:  # the API was deleted behind our back (e.g. a moto reset)
+                return None
+        if deployed is None:
+            return None
+        stage_variables = _stage_variables(account_id, region, api_id, stage)
+        return DeployedApi(
+            account_id=deployed.account_id,
+            region=deployed.region,
+            api_id=api_id,
+            stage=stage,
+            route_selection_expression=deployed.route_selection_expression,
+            routes=deployed.routes,
+            stage_variables=stage_variables,
+        )
+
+
+def _stage_variables(account_id: str, region: str, api_id: str, stage: str) -> dict[str, str]:
+    try:
+        moto_stage = apigatewayv2_backends[account_id][region].get_api(api_id).stages.get(stage)
+    except Exception:
+        return {}
+    return dict(moto_stage.stage_variables or {}) if moto_stage else {}
+
+
+registry = Registry()

@@ -1,0 +1,270 @@
+"""The WebSocket data plane: handshake → `$connect`, frames → routes, close → `$disconnect`.
+
+One ASGI WebSocket session per client. Data flows one way: frame → route selection →
+integration → route response → frame. Everything AWS-specific that can be a pure function
+lives in `routing` and `events`; this module moves messages and keeps time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+
+from local_aws import events, routing, settings
+from local_aws.connections import Connection, Registry
+from local_aws.deployments import DeployedApi, Route
+from local_aws.integrations import Integrations, Outcome
+
+logger = logging.getLogger(__name__)
+
+# Hop-by-hop headers API Gateway does not pass on to integrations (reference §5.2).
+_DROPPED_HEADERS = {"connection", "upgrade"}
+GOING_AWAY = 1001  # idle timeout and maximum duration (observed on AWS, not documented)
+UNSUPPORTED_DATA = 1003  # binary frame (reference §3.7)
+
+
+class GatewayProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's WebSocket protocol plus AWS's frame size quota.
+
+    The message quota (128 KB) is the protocol's `max_size`; AWS also closes the connection
+    with 1009 when one frame is larger than 32 KB (reference §3.7), which needs the frame.
+    """
+
+    def handle_text(self, event: Any) -> None:
+        if self._frame_allowed(event):
+            super().handle_text(event)
+
+    def handle_bytes(self, event: Any) -> None:
+        if self._frame_allowed(event):
+            super().handle_bytes(event)
+
+    def handle_cont(self, event: Any) -> None:
+        if self._frame_allowed(event):
+            super().handle_cont(event)
+
+    def _frame_allowed(self, event: Any) -> bool:
+        if len(event.data) <= settings.current().frame_limit_bytes:
+            return True
+        self.conn.fail(1009, "Frame size limit exceeded")
+        self.handle_parser_exception()
+        return False
+
+
+class Gateway:
+    def __init__(self, integrations: Integrations, connections: Registry) -> None:
+        self._integrations = integrations
+        self._connections = connections
+
+    async def serve(
+        self, deployed: DeployedApi, scope: dict[str, Any], receive: Any, send: Any
+    ) -> None:
+        """Run one WebSocket connection from handshake to `$disconnect`."""
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        client = _client(deployed, scope)
+        connect = events.Request(
+            client, "CONNECT", "$connect", events.new_id(), request_time_epoch=client.connected_at
+        )
+        outcome = await self._run_route(deployed, deployed.routes.get("$connect"), connect)
+        if outcome is not None and not outcome.ok:
+            await _refuse_handshake(send, _handshake_status(deployed, outcome))
+            return
+        accept: dict[str, Any] = {"type": "websocket.accept"}
+        if outcome is not None and outcome.headers:
+            accept["headers"] = [
+                (name.lower().encode("latin-1"), value.encode("latin-1"))
+                for name, value in outcome.headers.items()
+                if name.lower() != "sec-websocket-protocol"
+            ]
+            protocol = {k.lower(): v for k, v in outcome.headers.items()}.get(
+                "sec-websocket-protocol"
+            )
+            if protocol:
+                accept["subprotocol"] = protocol
+        await send(accept)
+
+        closing: dict[str, Any] = {}
+
+        async def send_text(text: str) -> None:
+            connection.last_active_at = events.now_ms()
+            await send({"type": "websocket.send", "text": text})
+
+        async def close(code: int, reason: str) -> None:
+            if self._connections.remove(client.connection_id) is not None:
+                closing.update(code=code, reason=reason)
+                await send({"type": "websocket.close", "code": code, "reason": reason})
+
+        connection = Connection(client, send_text, close, last_active_at=client.connected_at)
+        self._connections.add(connection)
+        try:
+            code, reason, we_close = await self._receive_messages(deployed, connection, receive)
+        finally:
+            self._connections.remove(client.connection_id)
+        if we_close:
+            with contextlib.suppress(Exception):  # the client may already be gone
+                await send({"type": "websocket.close", "code": code, "reason": reason})
+        if closing:  # closed through DELETE @connections
+            code, reason = closing["code"], closing["reason"]
+        disconnect = events.Request(
+            client,
+            "DISCONNECT",
+            "$disconnect",
+            events.new_id(),
+            request_time_epoch=events.now_ms(),
+            disconnect_status_code=code,
+            disconnect_reason=reason or "",
+        )
+        # reference §3.5: $disconnect is best-effort and its result is ignored.
+        await self._run_route(deployed, deployed.routes.get("$disconnect"), disconnect)
+
+    async def _receive_messages(
+        self, deployed: DeployedApi, connection: Connection, receive: Any
+    ) -> tuple[int, str, bool]:
+        """Handle messages until the connection ends.
+
+        Returns the close code and reason, and whether the gateway must send the close frame.
+        """
+        limits = settings.current()
+        ends_at = time.monotonic() + limits.max_connection_seconds
+        while True:
+            remaining = ends_at - time.monotonic()
+            try:
+                message = await asyncio.wait_for(
+                    receive(), min(limits.idle_timeout_seconds, remaining)
+                )
+            except TimeoutError:
+                return GOING_AWAY, "Going away", True
+            if message["type"] == "websocket.disconnect":
+                return message.get("code", 1005), message.get("reason") or "", False
+            text = message.get("text")
+            if text is None:
+                return UNSUPPORTED_DATA, "Binary frames are not supported", True
+            connection.last_active_at = events.now_ms()
+            await self._handle_message(deployed, connection, text)
+
+    async def _handle_message(
+        self, deployed: DeployedApi, connection: Connection, text: str
+    ) -> None:
+        client = connection.client
+        request_id = events.new_id()
+        route_key = routing.select_route(
+            deployed.route_selection_expression, routing.parse_body(text), deployed.routes
+        )
+        if route_key is None:
+            await _send_quietly(
+                connection, events.error_frame("Forbidden", client.connection_id, request_id)
+            )
+            return
+        route = deployed.routes[route_key]
+        request = events.Request(
+            client,
+            "MESSAGE",
+            route_key,
+            request_id,
+            request_time_epoch=events.now_ms(),
+            body=text,
+            message_id=events.new_id(),
+        )
+        outcome = await self._run_route(deployed, route, request)
+        if outcome is None:
+            outcome = Outcome(500, error="Internal server error")
+        if outcome.error is not None:
+            frame = events.error_frame(outcome.error, client.connection_id, request_id)
+            await _send_quietly(connection, frame)
+        elif route.two_way and outcome.body is not None:
+            await _send_quietly(connection, outcome.body)
+
+    async def _run_route(
+        self, deployed: DeployedApi, route: Route | None, request: events.Request
+    ) -> Outcome | None:
+        if route is None or route.integration is None:
+            return None
+        return await self._integrations.run(deployed, route.integration, request)
+
+
+async def _send_quietly(connection: Connection, text: str) -> None:
+    try:
+        await connection.send_text(text)
+    except Exception:  # the client went away meanwhile: its $disconnect is on its way
+        logger.debug("could not send to %s", connection.client.connection_id)
+
+
+def _handshake_status(deployed: DeployedApi, outcome: Outcome) -> int:
+    integration = deployed.routes["$connect"].integration
+    if integration is not None and integration.integration_type == "AWS":
+        # reference §8: what AWS does when a $connect service integration fails is not
+        # documented; the connection is not made, with a configurable status (500).
+        return settings.current().connect_failure_status
+    return outcome.status
+
+
+async def _refuse_handshake(send: Any, status: int) -> None:
+    body = b'{"message": "Internal server error"}' if status >= 500 else b""
+    await send(
+        {
+            "type": "websocket.http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
+def _client(deployed: DeployedApi, scope: dict[str, Any]) -> events.Client:
+    """What the handshake tells about the client, as API Gateway passes it on."""
+    headers: dict[str, str] = {}
+    multi_value_headers: dict[str, list[str]] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1"), _decode_header(raw_value)
+        if name.lower() in _DROPPED_HEADERS:
+            continue
+        headers[name] = value
+        multi_value_headers.setdefault(name, []).append(value)
+    source_ip, source_port = scope.get("client") or ("127.0.0.1", 0)
+    server_port = (scope.get("server") or ("127.0.0.1", settings.current().port))[1]
+    connected_at = events.now_ms()
+    # Headers API Gateway adds (reference §5.2).
+    added = {
+        "X-Amzn-Trace-Id": f"Root=1-{connected_at // 1000:08x}-{os.urandom(12).hex()}",
+        "X-Forwarded-For": source_ip,
+        "X-Forwarded-Port": str(server_port),
+        "X-Forwarded-Proto": "http",
+    }
+    for name, value in added.items():
+        headers[name] = value
+        multi_value_headers[name] = [value]
+    query: dict[str, str] = {}
+    multi_value_query: dict[str, list[str]] = {}
+    for name, value in parse_qsl(scope["query_string"].decode(), keep_blank_values=True):
+        query[name] = value
+        multi_value_query.setdefault(name, []).append(value)
+    user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
+    return events.Client(
+        connection_id=events.new_id(),
+        api_id=deployed.api_id,
+        stage=deployed.stage,
+        domain_name=settings.Settings.domain_name(deployed.api_id),
+        source_ip=source_ip,
+        user_agent=user_agent,
+        connected_at=connected_at,
+        headers=headers,
+        multi_value_headers=multi_value_headers,
+        query=query,
+        multi_value_query=multi_value_query,
+    )
+
+
+def _decode_header(raw: bytes) -> str:
+    """Header bytes as text: UTF-8 when they are, else ISO-8859-1 (HTTP's historical charset)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")

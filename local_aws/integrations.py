@@ -1,0 +1,231 @@
+"""Integrations: what a route calls, and what comes back.
+
+- `AWS`: render the request template (VTL), check the `CredentialsArn` role, call the service
+  action in process, pick the integration response by status (reference §3.3, §7.7, §7.8).
+- `AWS_PROXY`: build the Lambda proxy event and run the deployed function's code in a warm
+  worker (reference §5.2).
+
+The blocking parts (VTL, IAM, moto) run on a worker thread, never on the event loop: a Lambda
+that calls back into local_aws (e.g. `post_to_connection`) needs the loop to be free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+
+from local_aws import events, iam, lambda_logs, routing, services, vtl
+from local_aws.deployments import DeployedApi, Integration
+from local_aws.lambda_runtime import FunctionConfig, LambdaRuntime
+
+logger = logging.getLogger(__name__)
+
+INTERNAL_SERVER_ERROR = "Internal server error"
+TIMED_OUT = "Endpoint request timed out"
+
+_SERVICE_URI = re.compile(
+    r"^arn:[\w-]+:apigateway:(?P<region>[\w-]+):(?P<service>[\w-]+):action/(?P<action>\w+)$"
+)
+_LAMBDA_URI = re.compile(
+    r"^arn:[\w-]+:apigateway:[\w-]+:lambda:path/[^/]+/functions/(?P<function>.+)/invocations$"
+)
+
+
+@dataclass
+class Outcome:
+    """The result of one integration call, as the gateway needs it."""
+
+    status: int  # the integration's status; for $connect, the handshake status
+    body: str | None = None  # what a two-way route sends back to the client
+    error: str | None = None  # an error frame message for message routes
+    headers: dict[str, str] = field(default_factory=dict)  # handshake headers ($connect proxy)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and 200 <= self.status < 300
+
+
+class Integrations:
+    """Runs integrations for the gateway."""
+
+    def __init__(self, runtime: LambdaRuntime, executor: Executor) -> None:
+        self._runtime = runtime
+        self._executor = executor
+
+    async def run(
+        self, deployed: DeployedApi, integration: Integration, request: events.Request
+    ) -> Outcome:
+        """Call the integration; never raises for anything a client or a function does."""
+        try:
+            if integration.integration_type == "AWS_PROXY":
+                call = self._lambda_proxy(deployed, integration, request)
+            elif integration.integration_type == "AWS":
+                loop = asyncio.get_running_loop()
+                call = loop.run_in_executor(
+                    self._executor, _call_service, deployed, integration, request
+                )
+            else:
+                logger.error(
+                    "%s integrations are not supported by local_aws (route %s); "
+                    "use AWS or AWS_PROXY",
+                    integration.integration_type,
+                    request.route_key,
+                )
+                return Outcome(500, error=INTERNAL_SERVER_ERROR)
+            return await asyncio.wait_for(call, integration.timeout_seconds)
+        except TimeoutError:
+            return Outcome(504, error=TIMED_OUT)
+        except Exception:
+            logger.exception("integration of route %s failed", request.route_key)
+            return Outcome(500, error=INTERNAL_SERVER_ERROR)
+
+    async def _lambda_proxy(
+        self, deployed: DeployedApi, integration: Integration, request: events.Request
+    ) -> Outcome:
+        match = _LAMBDA_URI.match(integration.uri or "")
+        if not match:
+            logger.error("not a Lambda invocation URI: %s", integration.uri)
+            return Outcome(500, error=INTERNAL_SERVER_ERROR)
+        function = lambda_function(deployed, match["function"])
+        if function is None:
+            logger.error("Lambda function %s does not exist", match["function"])
+            return Outcome(500, error=INTERNAL_SERVER_ERROR)
+        result = await self._runtime.invoke(function, events.proxy_event(request))
+        # Writing to moto takes its lock, which a deploy may hold: keep it off the loop.
+        asyncio.get_running_loop().run_in_executor(
+            self._executor,
+            lambda_logs.publish,
+            deployed.account_id,
+            deployed.region,
+            function.name,
+            result,
+        )
+        if result.error is not None:
+            logger.info("function %s failed: %s", function.name, result.error.get("errorMessage"))
+            return Outcome(502, error=INTERNAL_SERVER_ERROR)
+        return _proxy_outcome(result.payload)
+
+
+def _proxy_outcome(payload: object) -> Outcome:
+    """Read `{statusCode, headers?, body?}`; anything else is a malformed response (502)."""
+    if not isinstance(payload, dict):
+        return Outcome(502, error=INTERNAL_SERVER_ERROR)
+    try:
+        status = int(payload.get("statusCode", 200))
+    except (TypeError, ValueError):
+        return Outcome(502, error=INTERNAL_SERVER_ERROR)
+    body = payload.get("body")
+    if body is not None and not isinstance(body, str):
+        body = json.dumps(body)
+    headers = payload.get("headers") or {}
+    if not isinstance(headers, dict):
+        return Outcome(502, error=INTERNAL_SERVER_ERROR)
+    # reference §3.4: on message routes the status code does not change delivery.
+    return Outcome(status, body=body, headers={str(k): str(v) for k, v in headers.items()})
+
+
+def lambda_function(deployed: DeployedApi, function_arn: str) -> FunctionConfig | None:
+    """The deployed function's code and settings, read from moto's Lambda backend.
+
+    Reads only, so no lock: a dict lookup is atomic, and the event loop must not wait for
+    the lock while a deploy holds it.
+    """
+    from moto.awslambda.utils import get_backend
+
+    parts = function_arn.split(":")
+    account_id = parts[4] if len(parts) > 5 else deployed.account_id
+    region = parts[3] if len(parts) > 5 else deployed.region
+    try:
+        function = get_backend(account_id, region).get_function(function_arn)
+    except Exception:
+        return None
+    return FunctionConfig(
+        name=function.function_name,
+        arn=function.function_arn,
+        handler=function.handler,
+        runtime=function.run_time,
+        code_zip=function.code_bytes,
+        code_sha256=function.code_sha_256,
+        environment=dict(function.environment_vars or {}),
+        timeout_seconds=float(function.timeout),
+        memory_mb=int(function.memory_size),
+    )
+
+
+def _call_service(
+    deployed: DeployedApi, integration: Integration, request: events.Request
+) -> Outcome:
+    """An `AWS` integration, from request template to integration response (blocking)."""
+    match = _SERVICE_URI.match(integration.uri or "")
+    if not match or not services.supports(match["service"]):
+        logger.error(
+            "local_aws runs DynamoDB actions only in AWS integrations; got %s", integration.uri
+        )
+        return Outcome(500, error=INTERNAL_SERVER_ERROR)
+    body = _request_body(integration, request, deployed)
+    if body is None:  # no template matched and passthrough is not allowed
+        return Outcome(415, error="Unsupported Media Type")
+    service, action, region = match["service"], match["action"], match["region"]
+    if not integration.credentials_arn:
+        logger.error("integration %s has no CredentialsArn", integration.integration_id)
+        return Outcome(500, error=INTERNAL_SERVER_ERROR)
+    try:
+        iam.check_role_allows(
+            deployed.account_id,
+            integration.credentials_arn,
+            f"{service}:{action}",
+            _resource_arn(service, region, deployed.account_id, body),
+        )
+    except iam.AccessDenied as denied:
+        logger.warning("route %s: %s", request.route_key, denied)
+        return Outcome(500, error=INTERNAL_SERVER_ERROR)
+    status, response = services.call_json_api(service, action, body, deployed.account_id, region)
+    if not 200 <= status < 300:
+        logger.warning(
+            "route %s: %s %s answered %s: %s", request.route_key, service, action, status, response
+        )
+    return Outcome(status, body=response)
+
+
+def _request_body(
+    integration: Integration, request: events.Request, deployed: DeployedApi
+) -> str | None:
+    """Render the selected request template, or pass the body through (PassthroughBehavior)."""
+    templates = integration.request_templates
+    parsed = routing.parse_body(request.body) if request.body is not None else routing.NOT_JSON
+    key = routing.evaluate(integration.template_selection_expression or "", parsed)
+    template = templates.get(key or "") if key else None
+    if template is None:
+        template = templates.get("$default")
+    if template is None:
+        behaviour = integration.passthrough_behavior or "WHEN_NO_MATCH"
+        if behaviour == "NEVER" or (behaviour == "WHEN_NO_TEMPLATES" and templates):
+            return None
+        return request.body or ""
+    client = request.client
+    params = (
+        {"path": {}, "querystring": client.query, "header": client.headers}
+        if request.event_type == "CONNECT"  # reference §3.1: only $connect has them
+        else {"path": {}, "querystring": {}, "header": {}}
+    )
+    return vtl.render(
+        template,
+        context=events.request_context(request),
+        body=request.body,
+        params=params,
+        stage_variables=deployed.stage_variables,
+    )
+
+
+def _resource_arn(service: str, region: str, account_id: str, body: str) -> str:
+    """The ARN the IAM check is made against (DynamoDB: the table named in the request)."""
+    try:
+        table = json.loads(body).get("TableName", "*")
+    except (ValueError, AttributeError):
+        table = "*"
+    partition = "aws"
+    return f"arn:{partition}:{service}:{region}:{account_id}:table/{table}"

@@ -1,0 +1,121 @@
+"""The `@connections` management API: POST (send), GET (info), DELETE (close).
+
+Wire format as boto3's `apigatewaymanagementapi` client expects it (reference §4): errors
+carry `x-amzn-ErrorType`, so boto3 raises `GoneException` for unknown or closed ids rather
+than a bare `ClientError('410')`.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote
+
+from local_aws import settings
+from local_aws.connections import Registry
+
+DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
+
+
+def _iso(epoch_ms: int) -> str:
+    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+async def handle(
+    connections: Registry,
+    api_id: str,
+    stage: str,
+    raw_id: str,
+    scope: dict[str, Any],
+    receive: Any,
+    send: Any,
+) -> None:
+    """Answer one `@connections/{id}` request for the API and stage in the path."""
+    method = scope["method"]
+    connection = connections.get(api_id, stage, unquote(raw_id))
+    if method == "POST":
+        data = await _read_body(receive, settings.current().message_limit_bytes)
+        if data is None:
+            await _error(send, 413, "PayloadTooLargeException", "Message too long")
+            return
+        if connection is None:
+            await _gone(send)
+            return
+        try:
+            await connection.send_text(data.decode("utf-8", errors="replace"))
+        except Exception:  # it closed while we were sending
+            await _gone(send)
+            return
+        await _respond(send, 200)
+    elif method == "GET":
+        if connection is None:
+            await _gone(send)
+            return
+        client = connection.client
+        identity = {"sourceIp": client.source_ip}
+        if client.user_agent is not None:
+            identity["userAgent"] = client.user_agent
+        info = {
+            "connectedAt": _iso(client.connected_at),
+            "identity": identity,
+            "lastActiveAt": _iso(connection.last_active_at),
+        }
+        await _respond(send, 200, json.dumps(info).encode(), "application/json")
+    elif method == "DELETE":
+        if connection is None:
+            await _gone(send)
+            return
+        await connection.close(DELETED_BY_BACKEND, "")
+        await _respond(send, 204)
+    else:
+        await _error(send, 403, "ForbiddenException", "Forbidden")
+
+
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The request body, or None once it is larger than `limit` (the rest is discarded)."""
+    chunks: list[bytes] = []
+    size = 0
+    too_large = False
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            too_large = True
+            chunks.clear()
+        elif not too_large:
+            chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return None if too_large else b"".join(chunks)
+
+
+async def _gone(send: Any) -> None:
+    # Real AWS answers 410 with an empty body (reference §4.3).
+    await _respond(send, 410, b"", extra=[(b"x-amzn-errortype", b"GoneException")])
+
+
+async def _error(send: Any, status: int, error_type: str, message: str) -> None:
+    body = json.dumps({"message": message}).encode()
+    await _respond(
+        send, status, body, "application/json", [(b"x-amzn-errortype", error_type.encode())]
+    )
+
+
+async def _respond(
+    send: Any,
+    status: int,
+    body: bytes = b"",
+    content_type: str | None = None,
+    extra: list[tuple[bytes, bytes]] | None = None,
+) -> None:
+    headers = [(b"content-length", str(len(body)).encode())]
+    if content_type:
+        headers.append((b"content-type", content_type.encode()))
+    headers.extend(extra or [])
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

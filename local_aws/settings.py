@@ -1,0 +1,53 @@
+"""Settings of one running local_aws: where it listens and the gateway's quotas.
+
+The defaults are AWS's own (reference apigw-websocket.md §5.1); tests shorten the timeouts.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+
+HOST = "127.0.0.1"  # loopback only: local_aws must never be reachable from another machine
+DEFAULT_PORT = 4566
+
+
+@dataclass(frozen=True)
+class Settings:
+    port: int = DEFAULT_PORT
+    idle_timeout_seconds: float = 600.0  # AWS: 10 minutes without a message
+    max_connection_seconds: float = 7200.0  # AWS: 2 hours per connection
+    integration_timeout_seconds: float = 29.0  # AWS: 50 ms to 29 s, all integration types
+    frame_limit_bytes: int = 32 * 1024  # AWS: a larger frame closes the connection with 1009
+    message_limit_bytes: int = 128 * 1024  # AWS: a larger message closes it with 1009
+    ttl_sweep_seconds: float = 5.0  # how often expired items are deleted (AWS: within days)
+    connect_failure_status: int = 500  # handshake status when a $connect AWS integration fails
+
+    @property
+    def endpoint_url(self) -> str:
+        """The URL boto3 uses for every AWS API (AWS_ENDPOINT_URL)."""
+        return f"http://{HOST}:{self.port}"
+
+    def api_endpoint(self, api_id: str) -> str:
+        """What AWS calls the API's `ApiEndpoint`; the WebSocket URL is this plus `/{stage}`."""
+        return f"ws://{HOST}:{self.port}/{api_id}"
+
+    @staticmethod
+    def domain_name(api_id: str) -> str:
+        """The `domainName` put in events; Lambda code turns it into an @connections URL."""
+        return f"{api_id}.execute-api.localhost"
+
+
+_current = Settings(port=int(os.environ.get("LOCAL_AWS_PORT", DEFAULT_PORT)))
+
+
+def current() -> Settings:
+    """The settings of the local_aws running in this process."""
+    return _current
+
+
+def configure(**changes: object) -> Settings:
+    """Replace some settings (done once, by the server, before it serves)."""
+    global _current
+    _current = replace(_current, **changes)
+    return _current
