@@ -1,0 +1,102 @@
+"""Event shapes, ids, times and error frames (reference apigw-websocket.md §3.6, §5.2, §7.2–7.4)."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from local_aws import events
+
+
+def client(**changes) -> events.Client:
+    values = dict(
+        connection_id="SOqGjdZioAMCEeg=",
+        api_id="u9jlm1pv1h",
+        stage="api",
+        domain_name="u9jlm1pv1h.execute-api.localhost",
+        source_ip="127.0.0.1",
+        user_agent="agent/1.0",
+        connected_at=1652722217711,
+        headers={"Host": "h", "X-Custom": "v"},
+        multi_value_headers={"Host": ["h"], "X-Custom": ["v"]},
+        query={"foo": "bar"},
+        multi_value_query={"foo": ["bar"]},
+    )
+    values.update(changes)
+    return events.Client(**values)
+
+
+def test_ids_are_aws_shaped() -> None:
+    ids = {events.new_id() for _ in range(200)}
+    assert len(ids) == 200
+    for value in ids:
+        assert re.fullmatch(r"[A-Za-z0-9_-]{15}=", value)
+
+
+def test_request_time_is_clf_in_utc() -> None:
+    assert events.request_time(1652722227357) == "16/May/2022:17:30:27 +0000"
+
+
+def test_connect_event_has_headers_and_query() -> None:
+    request = events.Request(client(), "CONNECT", "$connect", "R", 1652722217711)
+    event = events.proxy_event(request)
+    assert list(event) == [
+        "headers",
+        "multiValueHeaders",
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "requestContext",
+        "isBase64Encoded",
+    ]
+    context = event["requestContext"]
+    assert context["eventType"] == "CONNECT"
+    assert context["requestTimeEpoch"] == context["connectedAt"] == 1652722217711
+    assert context["identity"] == {"userAgent": "agent/1.0", "sourceIp": "127.0.0.1"}
+    assert context["requestId"] == context["extendedRequestId"] == "R"
+    assert "body" not in event
+
+
+def test_connect_without_query_string_has_no_query_keys() -> None:
+    request = events.Request(client(query={}, multi_value_query={}), "CONNECT", "$connect", "R", 1)
+    assert "queryStringParameters" not in events.proxy_event(request)
+
+
+def test_message_event_has_body_and_no_headers() -> None:
+    request = events.Request(
+        client(user_agent=None),
+        "MESSAGE",
+        "$default",
+        "R",
+        1652722227357,
+        body="hi",
+        message_id="M",
+    )
+    event = events.proxy_event(request)
+    assert list(event) == ["requestContext", "body", "isBase64Encoded"]
+    assert event["body"] == "hi"
+    assert event["requestContext"]["messageId"] == "M"
+    assert event["requestContext"]["identity"] == {"sourceIp": "127.0.0.1"}
+
+
+def test_disconnect_event_has_aws_odd_headers_and_status() -> None:
+    request = events.Request(
+        client(), "DISCONNECT", "$disconnect", "R", 2, disconnect_status_code=1001
+    )
+    event = events.proxy_event(request)
+    assert event["headers"] == {
+        "Host": "u9jlm1pv1h.execute-api.localhost",
+        "x-api-key": "",
+        "X-Forwarded-For": "",
+        "x-restapi": "",
+    }
+    assert event["requestContext"]["disconnectStatusCode"] == 1001
+    assert event["requestContext"]["disconnectReason"] == ""
+
+
+def test_error_frame_is_byte_exact() -> None:
+    frame = events.error_frame("Forbidden", "XDmENcnwIE0CFEQ=", "XDmGEE2RoE0FRdQ=")
+    assert frame == (
+        '{"message": "Forbidden", '
+        '"connectionId":"XDmENcnwIE0CFEQ=", "requestId":"XDmGEE2RoE0FRdQ="}'
+    )
+    assert json.loads(frame)["message"] == "Forbidden"
