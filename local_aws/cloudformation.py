@@ -14,6 +14,8 @@ from typing import Any
 
 import moto.cloudformation.parsing as parsing
 from moto.apigatewayv2.models import apigatewayv2_backends
+from moto.cloudformation.exceptions import ValidationError
+from moto.cloudformation.models import Stack
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
@@ -469,11 +471,48 @@ def _apply_time_to_live(
         )
 
 
+def unsupported_types(template: dict[str, Any]) -> list[str]:
+    """Resource types in a parsed template that nothing here can create."""
+    types = {
+        resource.get("Type", "")
+        for resource in (template.get("Resources") or {}).values()
+        if isinstance(resource, dict)
+    }
+    return sorted(
+        kind
+        for kind in types
+        if kind not in parsing.get_model_map()
+        and kind not in parsing.NULL_MODELS
+        and not kind.startswith("Custom::")
+    )
+
+
+def _parse_template_strictly(template: str) -> dict[str, Any]:
+    """moto's template parser, refusing resource types it would silently skip.
+
+    moto logs a warning and reports CREATE_COMPLETE for a resource it cannot create; AWS
+    refuses a template with an unknown type before creating anything, and so does local_aws.
+    """
+    parsed = _moto_parse_template(template)
+    unsupported = unsupported_types(parsed) if isinstance(parsed, dict) else []
+    if unsupported:
+        raise ValidationError(
+            message="Template format error: Unrecognized resource types: "
+            f"[{', '.join(unsupported)}] (local_aws cannot create these types; "
+            "deploy this template to AWS or remove them)"
+        )
+    return parsed
+
+
+_moto_parse_template = Stack.parse_template
+
+
 def register() -> None:
     """Make moto's CloudFormation parser see the models above (its lookups are cached)."""
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
+    Stack.parse_template = staticmethod(_parse_template_strictly)  # type: ignore[method-assign]
 
 
 register()

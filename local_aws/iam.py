@@ -37,6 +37,57 @@ def check_role_allows(account_id: str, role_arn: str, action: str, resource: str
         raise AccessDenied(f"{role_arn} is not authorized to perform {action} on {resource}")
 
 
+def check_invoke_allowed(function: Any, source_arn: str, principal: str) -> None:
+    """Raise AccessDenied unless the function's resource policy lets `principal` invoke it
+    from `source_arn` (what `AWS::Lambda::Permission` grants; reference §3.8)."""
+    policy = getattr(function, "policy", None)
+    statements = list(policy.statements) if policy is not None else []
+    denied = False
+    allowed = False
+    for statement in statements:
+        if not _any_match(statement.get("Action", []), "lambda:InvokeFunction", ignore_case=True):
+            continue
+        if not _principal_matches(statement.get("Principal"), principal):
+            continue
+        if not _source_matches(statement.get("Condition") or {}, source_arn):
+            continue
+        if statement.get("Effect") == "Deny":
+            denied = True
+        elif statement.get("Effect") == "Allow":
+            allowed = True
+    if denied or not allowed:
+        raise AccessDenied(
+            f"{principal} may not invoke {function.function_name} from {source_arn}: "
+            "add an AWS::Lambda::Permission whose SourceArn matches"
+        )
+
+
+def _principal_matches(principal: Any, wanted: str) -> bool:
+    if principal == "*":
+        return True
+    if isinstance(principal, str):
+        return principal == wanted
+    if isinstance(principal, dict):
+        services = principal.get("Service", [])
+        return wanted in ([services] if isinstance(services, str) else services)
+    return False
+
+
+def _source_matches(condition: dict[str, Any], source_arn: str) -> bool:
+    """ArnLike, ArnEquals, StringEquals or StringLike on aws:SourceArn (key in any case)."""
+    for operator, values in condition.items():
+        for key, patterns in values.items():
+            if key.lower() != "aws:sourcearn":
+                continue
+            exact = operator in ("ArnEquals", "StringEquals")
+            patterns = [patterns] if isinstance(patterns, str) else patterns
+            if exact and source_arn not in patterns:
+                return False
+            if not exact and not _any_match(patterns, source_arn, ignore_case=False):
+                return False
+    return True
+
+
 def _role_documents(role: Any) -> list[Any]:
     documents = list(role.policies.values())
     for policy in list(role.managed_policies.values()):

@@ -90,9 +90,8 @@ class Integrations:
         if not match:
             logger.error("not a Lambda invocation URI: %s", integration.uri)
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
-        function = lambda_function(deployed, match["function"])
+        function = lambda_function(deployed, match["function"], request.route_key)
         if function is None:
-            logger.error("Lambda function %s does not exist", match["function"])
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
         result = await self._runtime.invoke(function, events.proxy_event(request))
         # Writing to moto takes its lock, which a deploy may hold: keep it off the loop.
@@ -128,8 +127,10 @@ def _proxy_outcome(payload: object) -> Outcome:
     return Outcome(status, body=body, headers={str(k): str(v) for k, v in headers.items()})
 
 
-def lambda_function(deployed: DeployedApi, function_arn: str) -> FunctionConfig | None:
-    """The deployed function's code and settings, read from moto's Lambda backend.
+def lambda_function(
+    deployed: DeployedApi, function_arn: str, route_key: str
+) -> FunctionConfig | None:
+    """The deployed function's code and settings, if API Gateway may invoke it for this route.
 
     Reads only, so no lock: a dict lookup is atomic, and the event loop must not wait for
     the lock while a deploy holds it.
@@ -142,6 +143,17 @@ def lambda_function(deployed: DeployedApi, function_arn: str) -> FunctionConfig 
     try:
         function = get_backend(account_id, region).get_function(function_arn)
     except Exception:
+        logger.error("Lambda function %s does not exist", function_arn)
+        return None
+    partition = function_arn.split(":")[1] if len(parts) > 5 else "aws"
+    source_arn = (
+        f"arn:{partition}:execute-api:{deployed.region}:{deployed.account_id}:"
+        f"{deployed.api_id}/{deployed.stage}/{route_key}"
+    )
+    try:
+        iam.check_invoke_allowed(function, source_arn, "apigateway.amazonaws.com")
+    except iam.AccessDenied as denied:
+        logger.warning("%s", denied)
         return None
     return FunctionConfig(
         name=function.function_name,
