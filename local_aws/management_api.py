@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from local_aws import settings
+from local_aws import settings, sigv4
 from local_aws.connections import Registry
 
 DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
@@ -34,12 +34,20 @@ async def handle(
 ) -> None:
     """Answer one `@connections/{id}` request for the API and stage in the path."""
     method = scope["method"]
+    data = await _read_body(receive, settings.current().message_limit_bytes)
+    if data is None:
+        await _error(send, 413, "PayloadTooLargeException", "Message too long")
+        return
+    headers = {
+        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
+    }
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    refusal = sigv4.check(method, raw_path, scope["query_string"].decode("latin-1"), headers, data)
+    if refusal is not None:
+        await _error(send, refusal.status, refusal.error_type, refusal.message)
+        return
     connection = connections.get(api_id, stage, unquote(raw_id))
     if method == "POST":
-        data = await _read_body(receive, settings.current().message_limit_bytes)
-        if data is None:
-            await _error(send, 413, "PayloadTooLargeException", "Message too long")
-            return
         if connection is None:
             await _gone(send)
             return
