@@ -137,9 +137,8 @@ class Gateway:
         while True:
             remaining = ends_at - time.monotonic()
             try:
-                message = await asyncio.wait_for(
-                    receive(), min(limits.idle_timeout_seconds, remaining)
-                )
+                async with asyncio.timeout(min(limits.idle_timeout_seconds, remaining)):
+                    message = await receive()
             except TimeoutError:
                 return GOING_AWAY, "Going away", True
             if message["type"] == "websocket.disconnect":

@@ -55,6 +55,7 @@ class Integrations:
     def __init__(self, runtime: LambdaRuntime, executor: Executor) -> None:
         self._runtime = runtime
         self._executor = executor
+        self._logs = lambda_logs.LambdaLogs(executor)
 
     async def run(
         self, deployed: DeployedApi, integration: Integration, request: events.Request
@@ -76,7 +77,8 @@ class Integrations:
                     request.route_key,
                 )
                 return Outcome(500, error=INTERNAL_SERVER_ERROR)
-            return await asyncio.wait_for(call, integration.timeout_seconds)
+            async with asyncio.timeout(integration.timeout_seconds):
+                return await call
         except TimeoutError:
             return Outcome(504, error=TIMED_OUT)
         except Exception:
@@ -94,15 +96,7 @@ class Integrations:
         if function is None:
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
         result = await self._runtime.invoke(function, events.proxy_event(request))
-        # Writing to moto takes its lock, which a deploy may hold: keep it off the loop.
-        asyncio.get_running_loop().run_in_executor(
-            self._executor,
-            lambda_logs.publish,
-            deployed.account_id,
-            deployed.region,
-            function.name,
-            result,
-        )
+        self._logs.add(deployed.account_id, deployed.region, function.name, result)
         if result.error is not None:
             logger.info("function %s failed: %s", function.name, result.error.get("errorMessage"))
             return Outcome(502, error=INTERNAL_SERVER_ERROR)
@@ -195,7 +189,7 @@ def _call_service(
     except iam.AccessDenied as denied:
         logger.warning("route %s: %s", request.route_key, denied)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
-    status, response = services.call_json_api(service, action, body, deployed.account_id, region)
+    status, response = services.call_dynamodb(action, body, deployed.account_id, region)
     if not 200 <= status < 300:
         logger.warning(
             "route %s: %s %s answered %s: %s", request.route_key, service, action, status, response
