@@ -47,6 +47,9 @@ def lambda_environment(settings_: settings.Settings) -> dict[str, str]:
         "AWS_SESSION_TOKEN": "testing",
         "AWS_REGION": region,
         "AWS_DEFAULT_REGION": region,
+        # Function code must not read the user's own ~/.aws files.
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }
 
 

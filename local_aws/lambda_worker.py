@@ -1,0 +1,327 @@
+"""The program inside every local Lambda execution environment.
+
+local_aws starts this file with the function's own environment and working directory
+(``python lambda_worker.py <function arn>``, cwd = the unpacked deployment package), much
+like the bootstrap of a real Lambda runtime:
+
+1. init: import the handler module once (its module-level code runs here);
+2. then, for ever: read an event, call ``handler(event, context)``, send back the result.
+
+It talks to local_aws over its stdin/stdout with frames::
+
+    body length (4 bytes, big-endian) | kind (1 byte) | body
+
+    local_aws -> worker   b"I" invoke  {"id", "timeout_ms", "event"}
+    worker -> local_aws   b"R" ready   (empty)              once, after init
+                          b"L" log     text the function printed or logged
+                          b"D" done    {"id", "duration_ms", "max_memory_mb", "payload" or "error"}
+
+The function's prints must never corrupt those frames, so the worker keeps private copies
+of the two pipes and points file descriptor 1 at stderr; ``sys.stdout``, ``sys.stderr`` and
+the root logger all write log frames instead. It imports nothing from local_aws.
+"""
+
+import importlib
+import io
+import json
+import logging
+import os
+import re
+import struct
+import sys
+import threading
+import time
+import traceback
+from importlib.machinery import PathFinder
+
+try:
+    import resource  # for "Max Memory Used"; Unix only
+except ImportError:
+    resource = None
+
+FRAME = struct.Struct(">Ic")
+_request_id = ""  # the invocation in progress, for the log format
+
+
+class Channel:
+    """Frames to and from local_aws over private duplicates of stdin and stdout."""
+
+    def __init__(self) -> None:
+        self._in = os.fdopen(os.dup(0), "rb")
+        self._out = os.fdopen(os.dup(1), "wb")
+        self._lock = threading.Lock()  # functions may print from their own threads
+        # From now on the function's own stdin reads nothing and fd 1 writes go to stderr.
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.dup2(2, 1)
+
+    def send(self, kind: bytes, body: bytes) -> None:
+        with self._lock:
+            self._out.write(FRAME.pack(len(body), kind) + body)
+            self._out.flush()
+
+    def receive(self) -> dict | None:
+        """The next request, or None once local_aws has closed the pipe."""
+        header = self._in.read(FRAME.size)
+        if len(header) < FRAME.size:
+            return None
+        size, _kind = FRAME.unpack(header)
+        return json.loads(self._in.read(size))
+
+
+class LogWriter(io.RawIOBase):
+    """The bytes under sys.stdout/sys.stderr: every flushed chunk becomes a log frame."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._channel.send(b"L", bytes(data))
+        return len(data)
+
+    def fileno(self) -> int:
+        # Code that needs a real descriptor (faulthandler, subprocess) gets stderr, whose
+        # output local_aws also adds to the logs.
+        return 2
+
+
+class RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.aws_request_id = _request_id
+        return True
+
+
+class LambdaContext:
+    """The handler's second argument, with the attributes of AWS's context object."""
+
+    # The same for every invocation: read once from the environment at start, see main().
+    function_name = function_version = invoked_function_arn = None
+    log_group_name = log_stream_name = None
+    memory_limit_in_mb = 128
+    identity = client_context = None
+
+    def __init__(self, request_id: str, timeout_ms: int) -> None:
+        self.aws_request_id = request_id
+        self._deadline = time.monotonic() + timeout_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+    @classmethod
+    def describe_function(cls, function_arn: str) -> None:
+        cls.invoked_function_arn = function_arn
+        cls.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME")
+        cls.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION")
+        cls.memory_limit_in_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+        cls.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
+        cls.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME")
+
+
+class Fault(Exception):
+    """An error of the runtime itself (bad handler, import error...), not of the function."""
+
+    def __init__(self, error_type: str, message: str, stack_trace: list[str] | None = None):
+        super().__init__(message)
+        self.error = {
+            "errorMessage": message,
+            "errorType": error_type,
+            "stackTrace": stack_trace or [],
+        }
+
+
+def load_handler(handler: str):
+    """Import the handler module (running its module-level code) and return the function.
+
+    On failure, return a function that raises the same Fault at every invocation, as AWS
+    reports an init error for every invoke.
+    """
+    try:
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as exc:
+        return _always(Fault("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {exc}"))
+    try:
+        module = importlib.import_module(module_name.replace("/", "."))
+    except ImportError as exc:
+        message = f"Unable to import module '{module_name}': {exc}"
+        return _always(Fault("Runtime.ImportModuleError", message))
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        message = f"Syntax error in module '{module_name}': {exc}"
+        return _always(Fault("Runtime.UserCodeSyntaxError", message, trace))
+    except Exception as exc:
+        return _always(Fault(type(exc).__name__, str(exc), stack_trace(exc)))
+    function = getattr(module, function_name, None)
+    if function is None:
+        message = f"Handler '{function_name}' missing on module '{module_name}'"
+        return _always(Fault("Runtime.HandlerNotFound", message))
+    return function
+
+
+def _always(fault: Fault):
+    def raise_fault(event, context):
+        raise fault
+
+    return raise_fault
+
+
+def stack_trace(exc: BaseException) -> list[str]:
+    """The traceback as AWS returns it: formatted frames, without this file's own."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    # As plain tuples the frames print without Python 3.11's "^^^^" markers, like AWS's.
+    return traceback.format_list(
+        [(f.filename, f.lineno, f.name, f.line) for f in frames if f.filename != __file__]
+    )
+
+
+def log_error(error: dict, logs: io.TextIOBase) -> None:
+    """Log an error the way the AWS Python runtime does: `[ERROR] Type: message` + traceback."""
+    lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
+    if error["stackTrace"]:
+        lines.append("Traceback (most recent call last):")
+        lines.extend(line for frame in error["stackTrace"] for line in frame.splitlines())
+    logs.write("\n".join(lines) + "\n")
+
+
+def json_default(value):
+    """Like the AWS runtime, send boto3's Decimal numbers (from DynamoDB) as JSON numbers."""
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+to_json = json.JSONEncoder(default=json_default).encode
+
+
+def max_memory_mb() -> int:
+    if resource is None:
+        return 0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak // (1 << 20) if sys.platform == "darwin" else peak // 1024  # bytes vs KiB
+
+
+def invoke(handler, request: dict, logs: io.TextIOBase) -> bytes:
+    """Run one invocation; return the body of its "done" frame."""
+    global _request_id
+    _request_id = request_id = request["id"]
+    context = LambdaContext(request_id, request["timeout_ms"])
+    started = time.perf_counter()
+    payload = error = None
+    try:
+        payload = handler(request["event"], context)
+    except Fault as fault:
+        error = fault.error
+    except Exception as exc:
+        error = {
+            "errorMessage": str(exc),
+            "errorType": type(exc).__name__,
+            "stackTrace": stack_trace(exc),
+        }
+    done = {
+        "id": request_id,
+        "duration_ms": (time.perf_counter() - started) * 1000,
+        "max_memory_mb": max_memory_mb(),
+    }
+    if error is None:
+        try:
+            body = to_json({**done, "payload": payload})
+        except (TypeError, ValueError) as exc:
+            error = Fault("Runtime.MarshalError", f"Unable to marshal response: {exc}").error
+    if error is not None:
+        log_error(error, logs)
+        body = to_json({**done, "error": error})
+    logs.flush()  # the last partial line goes out before the result
+    return body.encode()
+
+
+def redirect_management_api(request, **kwargs) -> None:
+    """botocore before-send hook for the API Gateway Management API (`@connections`).
+
+    Functions build that endpoint from the event, "https://" + domainName + "/" + stage.
+    Locally domainName is "<apiId>.execute-api.localhost", which no DNS resolves, and the
+    emulator serves the API at {AWS_ENDPOINT_URL}/<apiId>/<stage>/@connections/<id>.
+    """
+    from urllib.parse import urlsplit
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    url = urlsplit(request.url)
+    local_api = re.fullmatch(r"([a-z0-9]+)\.execute-api\.localhost(:\d+)?", url.netloc, re.I)
+    if endpoint and local_api and url.scheme in ("http", "https"):
+        query = f"?{url.query}" if url.query else ""
+        request.url = f"{endpoint.rstrip('/')}/{local_api[1]}{url.path}{query}"
+
+
+def add_botocore_hook(module) -> None:
+    # Every botocore Session, boto3's default one included, registers BUILTIN_HANDLERS
+    # when it is created, so one entry here covers all clients the function makes.
+    module.BUILTIN_HANDLERS.append(("before-send.apigatewaymanagementapi", redirect_management_api))
+
+
+class BotocoreHookInstaller:
+    """Import hook that calls add_botocore_hook right after botocore.handlers is imported.
+
+    Waiting for the function's own `import boto3` keeps functions that never use boto3 from
+    paying for importing it.
+    """
+
+    def find_spec(self, name, path, target=None):
+        if name != "botocore.handlers":
+            return None
+        sys.meta_path.remove(self)
+        spec = PathFinder.find_spec(name, path)
+        if spec is not None and spec.loader is not None:
+            exec_module = spec.loader.exec_module
+
+            def exec_then_hook(module):
+                exec_module(module)
+                add_botocore_hook(module)
+
+            spec.loader.exec_module = exec_then_hook
+        return spec
+
+
+def main() -> None:
+    channel = Channel()
+    logs = io.TextIOWrapper(
+        io.BufferedWriter(LogWriter(channel)),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+    sys.stdout = sys.stderr = logs
+
+    # The root logger writes like AWS's: "[LEVEL]\t<UTC time>\t<request id>\t<message>".
+    logging.Formatter.converter = time.gmtime
+    log_handler = logging.StreamHandler(logs)
+    log_handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s",
+            "%Y-%m-%dT%H:%M:%S",
+        )
+    )
+    log_handler.addFilter(RequestIdFilter())
+    logging.getLogger().addHandler(log_handler)
+
+    # The function's code comes first on the path, instead of this file's directory.
+    sys.path[0] = os.environ["LAMBDA_TASK_ROOT"]
+    if "botocore.handlers" in sys.modules:
+        add_botocore_hook(sys.modules["botocore.handlers"])
+    else:
+        sys.meta_path.insert(0, BotocoreHookInstaller())
+
+    LambdaContext.describe_function(sys.argv[1] if len(sys.argv) > 1 else "")
+    handler = load_handler(os.environ["_HANDLER"])
+    logs.flush()
+    channel.send(b"R", b"")
+
+    while (request := channel.receive()) is not None:
+        channel.send(b"D", invoke(handler, request, logs))
+
+
+if __name__ == "__main__":
+    main()

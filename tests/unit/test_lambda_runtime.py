@@ -1,0 +1,597 @@
+"""LambdaRuntime: functions run in warm, isolated worker processes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import re
+import textwrap
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Awaitable, Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from local_aws import lambda_runtime
+from local_aws.lambda_runtime import FunctionConfig, InvocationResult, LambdaRuntime
+
+ACCOUNT = "123456789012"
+
+
+def function(
+    code: str,
+    *,
+    name: str = "fn",
+    environment: Mapping[str, str] | None = None,
+    timeout: float = 3.0,
+    handler: str = "index.handler",
+    runtime: str = "python3.12",
+) -> FunctionConfig:
+    """A function whose deployment package holds `code` as index.py."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("index.py", textwrap.dedent(code))
+    code_zip = buffer.getvalue()
+    return FunctionConfig(
+        name=name,
+        arn=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{name}",
+        handler=handler,
+        runtime=runtime,
+        code_zip=code_zip,
+        code_sha256=hashlib.sha256(code_zip).hexdigest(),
+        environment=dict(environment or {}),
+        timeout_seconds=timeout,
+    )
+
+
+def run(
+    scenario: Callable[[LambdaRuntime], Awaitable[Any]],
+    base_environment: Mapping[str, str] | None = None,
+    max_workers: int = 8,
+) -> Any:
+    """Run `scenario` with a fresh runtime, closed afterwards."""
+
+    async def main() -> Any:
+        runtime = LambdaRuntime(base_environment or {"AWS_REGION": "us-east-1"}, max_workers)
+        try:
+            return await scenario(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+def assert_ok(result: InvocationResult) -> Any:
+    assert result.error is None, result.logs
+    return result.payload
+
+
+ECHO = """
+def handler(event, context):
+    return event
+"""
+
+STATE = """
+import os, time
+
+invocations = 0
+
+def handler(event, context):
+    global invocations
+    invocations += 1
+    time.sleep(event.get("sleep", 0))
+    if event.get("exit"):
+        os._exit(1)
+    if event.get("kill"):
+        os.kill(os.getpid(), 9)
+    return {"pid": os.getpid(), "invocations": invocations}
+"""
+
+
+def test_echo_handler_returns_the_event() -> None:
+    event = {"body": "hello", "requestContext": {"connectionId": "abc="}, "n": [1, 2.5, None]}
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        result = await runtime.invoke(function(ECHO), event, request_id="req-1")
+        assert assert_ok(result) == event
+        assert result.request_id == "req-1"
+        assert not result.timed_out
+        assert result.duration_ms >= 0
+
+    run(scenario)
+
+
+def test_request_id_defaults_to_a_uuid4() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        result = await runtime.invoke(function(ECHO), {})
+        assert uuid.UUID(result.request_id).version == 4
+        assert f"START RequestId: {result.request_id} Version: $LATEST" in result.logs
+
+    run(scenario)
+
+
+def test_environment_is_the_functions_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCAL_AWS_TEST_SERVER_ONLY", "secret")
+    code = """
+    import os
+
+    def handler(event, context):
+        return {"env": dict(os.environ), "cwd": os.getcwd()}
+    """
+    first = function(code, name="first", environment={"TABLE": "t1", "ONLY_FIRST": "1"})
+    second = function(code, name="second", environment={"TABLE": "t2"})
+    base = {"AWS_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1"}
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        one = assert_ok(await runtime.invoke(first, {}))
+        two = assert_ok(await runtime.invoke(second, {}))
+        env = one["env"]
+        assert env["TABLE"] == "t1" and env["ONLY_FIRST"] == "1"
+        assert env["AWS_REGION"] == "eu-west-1"
+        assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:1"
+        assert env["AWS_LAMBDA_FUNCTION_NAME"] == "first"
+        assert env["AWS_LAMBDA_FUNCTION_VERSION"] == "$LATEST"
+        assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+        assert env["AWS_LAMBDA_LOG_GROUP_NAME"] == "/aws/lambda/first"
+        assert re.fullmatch(
+            r"\d{4}/\d\d/\d\d/\[\$LATEST\][0-9a-f]{32}", env["AWS_LAMBDA_LOG_STREAM_NAME"]
+        )
+        assert env["_HANDLER"] == "index.handler"
+        assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.12"
+        assert os.path.samefile(env["LAMBDA_TASK_ROOT"], one["cwd"])
+        assert "LOCAL_AWS_TEST_SERVER_ONLY" not in env
+        # Nothing of the first function leaks into the second.
+        assert two["env"]["TABLE"] == "t2"
+        assert "ONLY_FIRST" not in two["env"]
+        assert two["env"]["AWS_LAMBDA_FUNCTION_NAME"] == "second"
+
+    run(scenario, base)
+
+
+def test_module_level_code_runs_once_per_warm_worker() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(STATE)
+        results = [assert_ok(await runtime.invoke(fn, {})) for _ in range(3)]
+        assert [r["invocations"] for r in results] == [1, 2, 3]
+        assert len({r["pid"] for r in results}) == 1
+
+    run(scenario)
+
+
+def test_output_goes_to_the_logs_not_the_payload() -> None:
+    code = """
+    import logging, os, sys
+
+    print("loading")
+    logger = logging.getLogger()
+    logger.setLevel(logging.INFO)
+
+    def handler(event, context):
+        print("to stdout")
+        print("to stderr", file=sys.stderr)
+        logger.info("via logging")
+        os.write(1, b"straight to fd 1\\n")
+        print("no newline at the end", end="")
+        return "result"
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(code)
+        first = await runtime.invoke(fn, {}, request_id="r1")
+        assert assert_ok(first) == "result"
+        logs = first.logs
+        assert re.match(
+            r"INIT_START Runtime Version: python3\.12 \(.*\)\nloading\nSTART RequestId: r1 ", logs
+        )
+        for line in ("to stdout", "to stderr", "no newline at the end"):
+            assert f"\n{line}\n" in logs
+        assert re.search(r"\n\[INFO\]\t\d{4}-\d\d-\d\dT[\d:.]+Z\tr1\tvia logging\n", logs)
+        assert "END RequestId: r1\nREPORT RequestId: r1\tDuration: " in logs
+        assert "Init Duration" in logs
+        # fd 1 is stderr in the worker, which reaches the logs too (unordered, maybe late).
+        second = await runtime.invoke(fn, {}, request_id="r2")
+        assert "straight to fd 1" in first.logs + second.logs
+        assert "INIT_START" not in second.logs and "Init Duration" not in second.logs
+        assert "loading" not in second.logs
+
+    run(scenario)
+
+
+def test_exception_becomes_an_error_and_the_worker_is_reused() -> None:
+    code = """
+    import os
+
+    def handler(event, context):
+        if event.get("fail"):
+            return helper()
+        return os.getpid()
+
+    def helper():
+        raise ValueError("boom")
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(code)
+        pid = assert_ok(await runtime.invoke(fn, {}))
+        failed = await runtime.invoke(fn, {"fail": True})
+        assert failed.payload is None
+        assert failed.error["errorMessage"] == "boom"
+        assert failed.error["errorType"] == "ValueError"
+        trace = failed.error["stackTrace"]
+        assert len(trace) == 2 and "in handler" in trace[0] and "in helper" in trace[1]
+        assert 'raise ValueError("boom")' in trace[1]
+        assert "lambda_worker" not in "".join(trace)
+        assert "[ERROR] ValueError: boom\nTraceback (most recent call last):\n" in failed.logs
+        assert assert_ok(await runtime.invoke(fn, {})) == pid
+
+    run(scenario)
+
+
+def test_unserialisable_result_is_a_marshal_error() -> None:
+    code = """
+    from decimal import Decimal
+
+    def handler(event, context):
+        if event.get("decimal"):
+            return {"count": Decimal("3"), "price": Decimal("1.5")}
+        return {1, 2}
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(code)
+        result = await runtime.invoke(fn, {})
+        assert result.error["errorType"] == "Runtime.MarshalError"
+        assert result.error["errorMessage"] == (
+            "Unable to marshal response: Object of type set is not JSON serializable"
+        )
+        # boto3's Decimal numbers (from DynamoDB) are returned as numbers, as on AWS.
+        assert assert_ok(await runtime.invoke(fn, {"decimal": True})) == {"count": 3, "price": 1.5}
+
+    run(scenario)
+
+
+def test_import_error_is_reported_for_every_invoke() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        broken = function("import not_installed_anywhere\n")
+        for _ in range(2):
+            result = await runtime.invoke(broken, {})
+            assert result.error["errorType"] == "Runtime.ImportModuleError"
+            assert result.error["errorMessage"] == (
+                "Unable to import module 'index': No module named 'not_installed_anywhere'"
+            )
+            assert "[ERROR] Runtime.ImportModuleError" in result.logs
+
+        missing = function(ECHO, name="missing", handler="index.nope")
+        result = await runtime.invoke(missing, {})
+        assert result.error["errorType"] == "Runtime.HandlerNotFound"
+        assert result.error["errorMessage"] == "Handler 'nope' missing on module 'index'"
+
+        no_module = function(ECHO, name="no-module", handler="other.handler")
+        result = await runtime.invoke(no_module, {})
+        assert result.error["errorType"] == "Runtime.ImportModuleError"
+        assert result.error["errorMessage"].startswith("Unable to import module 'other'")
+
+        syntax = function("def handler(event, context)\n    return 1\n", name="syntax")
+        result = await runtime.invoke(syntax, {})
+        assert result.error["errorType"] == "Runtime.UserCodeSyntaxError"
+
+    run(scenario)
+
+
+def test_timeout_kills_the_worker_and_the_next_invoke_gets_a_fresh_one() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(STATE, timeout=0.5)
+        pid = assert_ok(await runtime.invoke(fn, {}))["pid"]
+        started = time.perf_counter()
+        result = await runtime.invoke(fn, {"sleep": 5}, request_id="slow")
+        assert time.perf_counter() - started < 2
+        assert result.timed_out
+        assert result.payload is None
+        assert result.error["errorType"] == "Sandbox.Timedout"
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z slow Task timed out after 0\.50 seconds",
+            result.error["errorMessage"],
+        )
+        assert result.error["errorMessage"] in result.logs
+        fresh = assert_ok(await runtime.invoke(fn, {}))
+        assert fresh["pid"] != pid and fresh["invocations"] == 1
+
+    run(scenario)
+
+
+def test_worker_that_dies_is_replaced() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(STATE)
+        pid = assert_ok(await runtime.invoke(fn, {}))["pid"]
+        result = await runtime.invoke(fn, {"exit": True}, request_id="dies")
+        assert result.error == {
+            "errorMessage": "RequestId: dies Error: Runtime exited with error: exit status 1",
+            "errorType": "Runtime.ExitError",
+        }
+        fresh = assert_ok(await runtime.invoke(fn, {}))
+        assert fresh["pid"] != pid and fresh["invocations"] == 1
+
+        killed = await runtime.invoke(fn, {"kill": True}, request_id="killed")
+        assert killed.error["errorMessage"] == (
+            "RequestId: killed Error: Runtime exited with error: signal: killed"
+        )
+        assert assert_ok(await runtime.invoke(fn, {}))["invocations"] == 1
+
+    run(scenario)
+
+
+def test_worker_that_exits_during_init() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function("import sys\nprint('bye')\nsys.exit(3)\n")
+        result = await runtime.invoke(fn, {}, request_id="init")
+        assert result.error["errorType"] == "Runtime.ExitError"
+        assert result.error["errorMessage"].endswith("exit status 3")
+        assert "bye" in result.logs
+
+    run(scenario)
+
+
+def test_init_has_its_own_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lambda_runtime, "INIT_TIMEOUT_SECONDS", 1.0)
+    slow_init = "import time\ntime.sleep(float('{}'))\ndef handler(e, c):\n    return 'ok'\n"
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        # A slow import does not eat into the first invocation's timeout...
+        slow = function(slow_init.format(0.6), name="slow", timeout=0.5)
+        assert assert_ok(await runtime.invoke(slow, {})) == "ok"
+        # ...but an import that never ends is stopped.
+        stuck = function(slow_init.format(30), name="stuck", timeout=0.5)
+        result = await runtime.invoke(stuck, {}, request_id="stuck")
+        assert result.timed_out
+        assert result.error["errorMessage"].endswith("stuck Task timed out after 1.00 seconds")
+
+    run(scenario)
+
+
+def test_concurrent_invokes_run_in_parallel_workers() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(STATE)
+        events = [{"sleep": 0.3}] * 4
+        await asyncio.gather(*(runtime.invoke(fn, e) for e in events))  # start 4 workers
+        started = time.perf_counter()
+        results = await asyncio.gather(*(runtime.invoke(fn, e) for e in events))
+        elapsed = time.perf_counter() - started
+        assert elapsed < 1.0, elapsed
+        assert len({assert_ok(r)["pid"] for r in results}) == 4
+
+    run(scenario, max_workers=4)
+
+
+def test_pool_never_exceeds_max_workers() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(STATE)
+        started = time.perf_counter()
+        results = await asyncio.gather(*(runtime.invoke(fn, {"sleep": 0.2}) for _ in range(6)))
+        elapsed = time.perf_counter() - started
+        pids = [assert_ok(r)["pid"] for r in results]
+        assert len(set(pids)) == 2
+        assert elapsed >= 0.6  # three rounds of two
+        assert sorted(r.payload["invocations"] for r in results) == [1, 1, 2, 2, 3, 3]
+
+    run(scenario, max_workers=2)
+
+
+def test_a_cancelled_caller_does_not_lose_the_worker() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(STATE)
+        pid = assert_ok(await runtime.invoke(fn, {}))["pid"]
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(runtime.invoke(fn, {"sleep": 0.3}), 0.05)
+        # The worker finishes that invocation, then serves the next one.
+        result = assert_ok(await runtime.invoke(fn, {}))
+        assert result == {"pid": pid, "invocations": 3}
+
+    run(scenario, max_workers=1)
+
+
+def test_context_object() -> None:
+    code = """
+    import time
+
+    def handler(event, context):
+        before = context.get_remaining_time_in_millis()
+        time.sleep(0.05)
+        return {
+            "function_name": context.function_name,
+            "function_version": context.function_version,
+            "invoked_function_arn": context.invoked_function_arn,
+            "memory_limit_in_mb": context.memory_limit_in_mb,
+            "aws_request_id": context.aws_request_id,
+            "log_group_name": context.log_group_name,
+            "log_stream_name": context.log_stream_name,
+            "remaining": [before, context.get_remaining_time_in_millis()],
+        }
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(code, name="ctx", timeout=2.0)
+        context = assert_ok(await runtime.invoke(fn, {}, request_id="the-id"))
+        assert context["function_name"] == "ctx"
+        assert context["function_version"] == "$LATEST"
+        assert context["invoked_function_arn"] == fn.arn
+        assert context["memory_limit_in_mb"] == 128
+        assert context["aws_request_id"] == "the-id"
+        assert context["log_group_name"] == "/aws/lambda/ctx"
+        assert "[$LATEST]" in context["log_stream_name"]
+        before, after = context["remaining"]
+        assert 1500 < before <= 2000
+        assert 30 <= before - after < 500
+
+    run(scenario)
+
+
+async def wait_until_gone(pid: int, seconds: float = 3.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        await asyncio.sleep(0.02)
+    return False
+
+
+def test_a_changed_function_gets_new_workers() -> None:
+    template = (
+        "import os\ndef handler(e, c):\n    return ['{}', os.getpid(), os.environ.get('X')]\n"
+    )
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        v1 = function(template.format("v1"))
+        version, v1_pid, _ = assert_ok(await runtime.invoke(v1, {}))
+        assert version == "v1"
+        v2 = function(template.format("v2"))
+        version, v2_pid, _ = assert_ok(await runtime.invoke(v2, {}))
+        assert version == "v2" and v2_pid != v1_pid
+        assert await wait_until_gone(v1_pid)  # the old idle worker was stopped
+        # New settings, same code: new workers too.
+        v2_env = dataclasses.replace(v2, environment={"X": "2"})
+        version, pid, x = assert_ok(await runtime.invoke(v2_env, {}))
+        assert (version, x) == ("v2", "2") and pid != v2_pid
+
+    run(scenario)
+
+
+def test_unsupported_runtime_starts_no_process() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        result = await runtime.invoke(function(ECHO, runtime="nodejs20.x"), {})
+        assert result.error == {
+            "errorType": "Runtime.InvalidRuntime",
+            "errorMessage": "local_aws runs Python functions only; nodejs20.x is not supported",
+        }
+        assert not runtime._workers
+
+    run(scenario)
+
+
+def test_management_api_calls_reach_the_emulator() -> None:
+    seen: list[str] = []
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            seen.append(f"POST {self.path}")
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    code = """
+    import sys
+
+    def handler(event, context):
+        import boto3
+
+        session = boto3.session.Session() if event.get("new_session") else boto3
+        client = session.client("apigatewaymanagementapi", endpoint_url=event["endpoint"])
+        client.post_to_connection(ConnectionId="x=", Data=b"hello")
+        return "sent"
+    """
+    lazy = """
+    import sys
+
+    def handler(event, context):
+        return "botocore" in sys.modules
+    """
+    base = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(code)
+        aws_style = {"endpoint": "https://abc123.execute-api.localhost/api"}
+        assert assert_ok(await runtime.invoke(fn, aws_style)) == "sent"
+        assert assert_ok(await runtime.invoke(fn, {**aws_style, "new_session": True})) == "sent"
+        # With a port and plain http too; any other host is left alone.
+        assert assert_ok(await runtime.invoke(fn, {"endpoint": f"{endpoint}/direct"})) == "sent"
+        with_port = {"endpoint": "http://abc123.execute-api.localhost:4566/prod"}
+        assert assert_ok(await runtime.invoke(fn, with_port)) == "sent"
+        # A function that never imports boto3 does not pay for it.
+        assert assert_ok(await runtime.invoke(function(lazy, name="lazy"), {})) is False
+
+    try:
+        run(scenario, base)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == [
+        "POST /abc123/api/@connections/x%3D",
+        "POST /abc123/api/@connections/x%3D",
+        "POST /direct/@connections/x%3D",
+        "POST /abc123/prod/@connections/x%3D",
+    ]
+
+
+def test_close_stops_every_worker_and_removes_the_code() -> None:
+    code = "import os\ndef handler(e, c):\n    return {'pid': os.getpid(), 'root': os.getcwd()}\n"
+
+    async def main() -> list[dict]:
+        runtime = LambdaRuntime({})
+        functions = [function(code, name=f"f{i}") for i in range(3)]
+        results = await asyncio.gather(*(runtime.invoke(f, {}) for f in functions))
+        busy = asyncio.ensure_future(runtime.invoke(function(STATE, name="busy"), {"sleep": 30}))
+        await asyncio.sleep(0.3)
+        started = time.perf_counter()
+        await runtime.close()
+        assert time.perf_counter() - started < 3
+        assert (await busy).error["errorType"] == "Runtime.ExitError"
+        return [assert_ok(r) for r in results]
+
+    for payload in asyncio.run(main()):
+        with pytest.raises(ProcessLookupError):
+            os.kill(payload["pid"], 0)
+        assert not os.path.exists(payload["root"])
+
+
+def test_sequential_invokes_per_second() -> None:
+    """Measures (does not assert) the hot path: an echo handler and a ~900-byte event."""
+    event = {
+        "requestContext": {
+            "routeKey": "sendmessage",
+            "eventType": "MESSAGE",
+            "connectionId": "ZXhhbXBsZQ=",
+            "domainName": "abc123.execute-api.localhost",
+            "stage": "api",
+            "apiId": "abc123",
+        },
+        "body": json.dumps({"action": "sendmessage", "data": "x" * 600}),
+        "isBase64Encoded": False,
+    }
+    assert 850 < len(json.dumps(event)) < 950
+
+    async def scenario(runtime: LambdaRuntime) -> tuple[float, float]:
+        fn = function(ECHO)
+        for _ in range(200):
+            await runtime.invoke(fn, event)
+        count = 3000
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(count):
+            result = await runtime.invoke(fn, event)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        assert assert_ok(result) == event
+        return count / wall, cpu / count * 1e6
+
+    rate, cpu_us = run(scenario)
+    print(f"\n{rate:.0f} sequential invokes/s, {cpu_us:.0f} us of parent CPU per invoke")
