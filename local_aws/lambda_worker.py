@@ -243,8 +243,10 @@ def redirect_management_api(request, **kwargs) -> None:
     """botocore before-send hook for the API Gateway Management API (`@connections`).
 
     Functions build that endpoint from the event, "https://" + domainName + "/" + stage.
-    Locally domainName is "<apiId>.execute-api.localhost", which no DNS resolves, and the
-    emulator serves the API at {AWS_ENDPOINT_URL}/<apiId>/<stage>/@connections/<id>.
+    Locally domainName is "<apiId>.execute-api.localhost", which no DNS resolves. The
+    request goes to AWS_ENDPOINT_URL instead, unchanged otherwise: same path, and a Host
+    header naming the API, so the emulator routes it by host and the SigV4 signature (made
+    for that host and path) still verifies.
     """
     from urllib.parse import urlsplit
 
@@ -253,7 +255,8 @@ def redirect_management_api(request, **kwargs) -> None:
     local_api = re.fullmatch(r"([a-z0-9]+)\.execute-api\.localhost(:\d+)?", url.netloc, re.I)
     if endpoint and local_api and url.scheme in ("http", "https"):
         query = f"?{url.query}" if url.query else ""
-        request.url = f"{endpoint.rstrip('/')}/{local_api[1]}{url.path}{query}"
+        request.url = f"{endpoint.rstrip('/')}{url.path}{query}"
+        request.headers["Host"] = url.netloc
 
 
 def add_botocore_hook(module) -> None:

@@ -483,7 +483,7 @@ def test_management_api_calls_reach_the_emulator() -> None:
     class Recorder(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            seen.append(f"POST {self.path}")
+            seen.append(f"POST {self.headers['Host']} {self.path}")
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
@@ -536,11 +536,13 @@ def test_management_api_calls_reach_the_emulator() -> None:
     finally:
         server.shutdown()
         server.server_close()
+    # Same path, the API named in the Host header: the signature made for it still holds.
+    local = endpoint.removeprefix("http://")
     assert seen == [
-        "POST /abc123/api/@connections/x%3D",
-        "POST /abc123/api/@connections/x%3D",
-        "POST /direct/@connections/x%3D",
-        "POST /abc123/prod/@connections/x%3D",
+        "POST abc123.execute-api.localhost /api/@connections/x%3D",
+        "POST abc123.execute-api.localhost /api/@connections/x%3D",
+        f"POST {local} /direct/@connections/x%3D",
+        "POST abc123.execute-api.localhost:4566 /prod/@connections/x%3D",
     ]
 
 
