@@ -19,7 +19,7 @@ lab: $(BIN)/.installed local-aws
 
 ## local-aws: start local_aws in the background unless one already answers on $(PORT)
 local-aws: $(BIN)/.installed
-	@if curl -s -o /dev/null "http://127.0.0.1:$(PORT)/moto-api/"; then \
+	@if $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$(PORT)/moto-api/', timeout=2)" 2>/dev/null; then \
 		echo "local_aws already running on http://127.0.0.1:$(PORT)"; \
 	else \
 		nohup $(BIN)/python -m local_aws --port $(PORT) > .local_aws.log 2>&1 & echo $$! > .local_aws.pid; \
