@@ -19,7 +19,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
 from local_aws import events, iam, lambda_logs, routing, services, vtl
-from local_aws.deployments import DeployedApi, Integration
+from local_aws.deployments import DeployedApi, Integration, IntegrationResponse
 from local_aws.lambda_runtime import FunctionConfig, LambdaRuntime
 
 logger = logging.getLogger(__name__)
@@ -194,7 +194,47 @@ def _call_service(
         logger.warning(
             "route %s: %s %s answered %s: %s", request.route_key, service, action, status, response
         )
+    selected = select_integration_response(integration.responses, status)
+    if selected is not None:
+        response = _response_body(selected, request, deployed, status, response)
     return Outcome(status, body=response)
+
+
+def select_integration_response(
+    responses: tuple[IntegrationResponse, ...], status: int
+) -> IntegrationResponse | None:
+    """The integration response whose key matches the status (reference §3.3).
+
+    Keys are `/regex/` matched against the whole status code, e.g. `/2\\d\\d/`; `$default`
+    is the catch-all when no regex matches.
+    """
+    for response in responses:
+        key = response.key
+        if len(key) > 2 and key.startswith("/") and key.endswith("/"):
+            try:
+                if re.fullmatch(key[1:-1], str(status)):
+                    return response
+            except re.error:
+                logger.error("integration response key %s is not a valid regex", key)
+    return next((response for response in responses if response.key == "$default"), None)
+
+
+def _response_body(
+    selected: IntegrationResponse,
+    request: events.Request,
+    deployed: DeployedApi,
+    status: int,
+    response: str,
+) -> str:
+    """Apply the selected response template, if it has one; else pass the response through."""
+    key = routing.static_key(selected.template_selection_expression) or "$default"
+    template = selected.response_templates.get(key)
+    if template is None:
+        return response
+    context = dict(events.request_context(request), status=status)
+    return vtl.render(
+        template, context=context, body=response, stage_variables=deployed.stage_variables
+    )
 
 
 def _request_body(
