@@ -64,6 +64,22 @@ class _Resource:
         return True
 
     @classmethod
+    def create_from_cloudformation_json(  # type: ignore[misc]
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        return cls.create(cloudformation_json["Properties"], resource_name, account_id, region_name)
+
+    @classmethod
+    def create(cls, properties: dict[str, Any], name: str, account_id: str, region: str) -> Any:
+        """Create the resource from its resolved properties."""
+        raise NotImplementedError
+
+    @classmethod
     def update_from_cloudformation_json(  # type: ignore[misc]
         cls,
         original_resource: Any,
@@ -93,15 +109,9 @@ class ApiGatewayV2Api(_Resource, CloudFormationModel):
         return ("ApiEndpoint", "ApiId")
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2Api:
-        properties = cloudformation_json["Properties"]
         api = _backend(account_id, region_name).create_api(
             api_key_selection_expression=properties.get("ApiKeySelectionExpression"),
             cors_configuration=properties.get("CorsConfiguration"),
@@ -143,15 +153,9 @@ class ApiGatewayV2Route(_Resource, CloudFormationModel):
         return "AWS::ApiGatewayV2::Route"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2Route:
-        properties = cloudformation_json["Properties"]
         route = _backend(account_id, region_name).create_route(
             api_id=properties["ApiId"],
             api_key_required=properties.get("ApiKeyRequired", False),
@@ -184,15 +188,9 @@ class ApiGatewayV2RouteResponse(_Resource, CloudFormationModel):
         return "AWS::ApiGatewayV2::RouteResponse"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2RouteResponse:
-        properties = cloudformation_json["Properties"]
         route_response = _backend(account_id, region_name).create_route_response(
             api_id=properties["ApiId"],
             route_id=properties["RouteId"],
@@ -221,15 +219,9 @@ class ApiGatewayV2Integration(_Resource, CloudFormationModel):
         return "AWS::ApiGatewayV2::Integration"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2Integration:
-        properties = cloudformation_json["Properties"]
         timeout = properties.get("TimeoutInMillis")
         integration = _backend(account_id, region_name).create_integration(
             api_id=properties["ApiId"],
@@ -269,15 +261,9 @@ class ApiGatewayV2IntegrationResponse(_Resource, CloudFormationModel):
         return "AWS::ApiGatewayV2::IntegrationResponse"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2IntegrationResponse:
-        properties = cloudformation_json["Properties"]
         response = _backend(account_id, region_name).create_integration_response(
             api_id=properties["ApiId"],
             integration_id=properties["IntegrationId"],
@@ -317,15 +303,9 @@ class ApiGatewayV2Deployment(_Resource, CloudFormationModel):
         return super().get_cfn_attribute(attribute_name)
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2Deployment:
-        properties = cloudformation_json["Properties"]
         api_id = properties["ApiId"]
         deployment_id = registry.deploy(account_id, region_name, api_id)
         stage = properties.get("StageName")
@@ -347,15 +327,9 @@ class ApiGatewayV2Stage(_Resource, CloudFormationModel):
         return "AWS::ApiGatewayV2::Stage"
 
     @classmethod
-    def create_from_cloudformation_json(  # type: ignore[misc]
-        cls,
-        resource_name: str,
-        cloudformation_json: dict[str, Any],
-        account_id: str,
-        region_name: str,
-        **kwargs: Any,
+    def create(
+        cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2Stage:
-        properties = cloudformation_json["Properties"]
         api_id = properties["ApiId"]
         stage_name = properties["StageName"]
         config = {
