@@ -1,0 +1,95 @@
+"""pytest hooks for the notebooks (nbval): one local_aws for every kernel, and what is compared.
+
+nbval items cannot use fixtures, so a hook starts `python -m local_aws` on a free loopback
+port just before the first notebook cell runs, and exports its URL, dummy credentials and
+`TUTORIAL_TARGET=local` into `os.environ`; every notebook kernel inherits them. It is
+stopped when the session ends. Registered by the repository's root `conftest.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tutorial_helpers.local_server import start_local_aws, stop_process
+
+# The TTL lesson (04) waits for the sweep; a short interval keeps it fast.
+LOCAL_AWS_ARGS = ("--ttl-sweep-seconds", "1")
+REMOVED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TUTORIAL_STACK_NAME")
+
+_server: subprocess.Popen[bytes] | None = None
+_saved_environment: dict[str, str | None] = {}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def notebook_environment(port: int) -> dict[str, str]:
+    """What the kernels need to see: local_aws's URL, dummy keys, the local target."""
+    return {
+        "TUTORIAL_TARGET": "local",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "LOCAL_AWS_PORT": str(port),
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+
+
+def _is_notebook(node: Any) -> bool:
+    return getattr(node, "path", None) is not None and node.path.suffix == ".ipynb"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # `--nbval-sanitize-with tests/notebooks/sanitize.cfg` is relative to the repository root;
+    # make it work from any directory.
+    option = getattr(config.option, "nbval_sanitize_with", None)
+    if option and not Path(option).exists() and (config.rootpath / option).exists():
+        config.option.nbval_sanitize_with = str(config.rootpath / option)
+
+
+def pytest_collectstart(collector: pytest.Collector) -> None:
+    # pandas' HTML markup changes between versions; its text/plain form is compared instead.
+    if _is_notebook(collector) and hasattr(collector, "skip_compare"):
+        collector.skip_compare += ("text/html",)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before the first notebook's kernel starts: start local_aws and export its settings."""
+    global _server
+    if _server is not None or not _is_notebook(item):
+        return
+    port = free_port()
+    log_path = item.config._tmp_path_factory.mktemp("local_aws") / "local_aws.log"
+    _server = start_local_aws(port, *LOCAL_AWS_ARGS, log_path=log_path)
+    environment: dict[str, str | None] = dict(notebook_environment(port))
+    environment.update(dict.fromkeys(REMOVED))
+    for name, value in environment.items():
+        _saved_environment[name] = os.environ.get(name)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    global _server
+    if _server is None:
+        return
+    stop_process(_server)
+    _server = None
+    for name, value in _saved_environment.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    _saved_environment.clear()

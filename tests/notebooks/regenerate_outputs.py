@@ -1,0 +1,79 @@
+"""Re-execute the notebooks against a fresh local_aws and store their outputs in place.
+
+    .venv/bin/python -m tests.notebooks.regenerate_outputs [notebooks/01_deploy.ipynb ...]
+
+Run it after changing a notebook or what it shows; `pytest` then compares every new run with
+these outputs. The notebooks run in order (00 → 05) in one local_aws, as the test run does;
+with no argument, all of them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from tests.notebooks.plugin import LOCAL_AWS_ARGS, REMOVED, free_port, notebook_environment
+from tutorial_helpers.local_server import start_local_aws, stop_process
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOKS = ROOT / "notebooks"
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+def normalise(notebook: nbformat.NotebookNode) -> None:
+    """Keep only what a reader needs: kernel `python3`, no timings or run-specific metadata."""
+    notebook.metadata = nbformat.NotebookNode(
+        kernelspec=KERNELSPEC, language_info={"name": "python", "pygments_lexer": "ipython3"}
+    )
+    for cell in notebook.cells:
+        for key in ("execution", "papermill", "collapsed", "scrolled"):
+            cell.metadata.pop(key, None)
+        for output in cell.get("outputs", []):
+            if output.output_type == "error":
+                # The frames name files on this machine; the last line says what happened.
+                output.traceback = output.traceback[-1:]
+
+
+def execute(path: Path) -> None:
+    notebook = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        notebook,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(path.parent)}},
+        record_timing=False,
+        skip_cells_with_tag="skip-execution",
+    )
+    client.execute()
+    normalise(notebook)
+    nbformat.write(notebook, path)
+
+
+def main(arguments: list[str]) -> int:
+    paths = [Path(argument).resolve() for argument in arguments] or sorted(
+        NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
+    )
+    port = free_port()
+    log_path = Path(tempfile.mkdtemp()) / "local_aws.log"
+    server = start_local_aws(port, *LOCAL_AWS_ARGS, log_path=log_path)
+    os.environ.update(notebook_environment(port))
+    for name in REMOVED:
+        os.environ.pop(name, None)
+    try:
+        for path in paths:
+            print(f"executing {path.relative_to(ROOT)}", flush=True)
+            execute(path)
+    finally:
+        stop_process(server)
+        shutil.rmtree(log_path.parent)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

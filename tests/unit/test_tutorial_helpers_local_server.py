@@ -1,0 +1,88 @@
+"""tutorial_helpers.local_server: start local_aws if nothing answers; stop only what it started."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from tutorial_helpers import WorkshopError
+from tutorial_helpers.local_server import (
+    ensure_local_aws,
+    is_running,
+    log_file,
+    pid_file,
+    port_of,
+    start_local_aws,
+    stop_local_aws_if_we_started_it,
+    stop_process,
+)
+from tutorial_helpers.target import Target
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def local_target(port: int) -> Target:
+    return Target("local", "us-east-1", "ws-workshop", f"http://127.0.0.1:{port}")
+
+
+def test_port_of_needs_a_port() -> None:
+    assert port_of("http://127.0.0.1:4566") == 4566
+    with pytest.raises(WorkshopError, match="names no port"):
+        port_of("http://127.0.0.1")
+
+
+def test_nothing_to_do_on_aws() -> None:
+    target = Target("aws", "eu-west-1", "ws-workshop-ada")
+    assert ensure_local_aws(target) == "Target is AWS: local_aws is not needed."
+    assert stop_local_aws_if_we_started_it(target) == "Target is AWS: no local_aws to stop."
+
+
+def test_a_running_local_aws_is_used_and_left_running(local_aws) -> None:
+    target = local_target(local_aws.port)
+    assert ensure_local_aws(target) == f"local_aws is already running on {local_aws.endpoint_url}."
+    assert not pid_file(local_aws.port).exists()
+    assert stop_local_aws_if_we_started_it(target) == (
+        "local_aws was not started by a notebook: it keeps running."
+    )
+    assert is_running(local_aws.endpoint_url)
+
+
+def test_started_when_nothing_answers_then_stopped_by_its_pid_file() -> None:
+    port = free_port()
+    target = local_target(port)
+    assert not is_running(target.endpoint_url)
+    try:
+        message = ensure_local_aws(target)
+        assert message == f"Started local_aws on http://127.0.0.1:{port}; 05_cleanup stops it."
+        assert is_running(target.endpoint_url)
+        assert pid_file(port).read_text().strip().isdigit()
+        assert ensure_local_aws(target).startswith("local_aws is already running")
+    finally:
+        stopped = stop_local_aws_if_we_started_it(target)
+    assert stopped == f"Stopped local_aws on http://127.0.0.1:{port}."
+    assert not pid_file(port).exists()
+    assert not log_file(port).exists()
+    assert not is_running(target.endpoint_url)
+
+
+def test_a_port_in_use_is_reported_with_the_log_and_the_fix(tmp_path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        started = time.monotonic()
+        expected = r"(?s)did not start on port .*address already in use.*LOCAL_AWS_PORT"
+        with pytest.raises(WorkshopError, match=expected):
+            start_local_aws(port, log_path=tmp_path / "local_aws.log", timeout=60)
+        assert time.monotonic() - started < 60  # it notices the exit, not the timeout
+
+
+def test_stop_process_returns_the_exit_code(tmp_path) -> None:
+    process = start_local_aws(free_port(), log_path=tmp_path / "local_aws.log")
+    assert stop_process(process) == 0

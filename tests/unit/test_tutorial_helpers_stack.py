@@ -1,0 +1,357 @@
+"""tutorial_helpers.stack on real CloudFormation, answered by botocore Stubbers.
+
+These are the paths only AWS takes: events over minutes, throttling, rollbacks, `wss://`
+outputs. CI has no account, so every AWS answer here is canned.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from botocore.stub import ANY, Stubber
+
+from tutorial_helpers import WorkshopError, management_endpoint
+from tutorial_helpers.stack import (
+    CAPABILITIES,
+    TEMPLATE_PATH,
+    WORKSHOP_TAG,
+    delete_stack,
+    deploy_stack,
+    ensure_stack,
+    load_template,
+    watch_stack,
+)
+
+from .test_tutorial_helpers import StubbedTarget, aws_client
+
+NAME = "ws-workshop-ada"
+STACK_ARN_PREFIX = "arn:aws:cloudformation:eu-west-1:111122223333:stack"
+STACK_ID = f"{STACK_ARN_PREFIX}/{NAME}/0f0e0d0c-aaaa-bbbb-cccc-0123456789ab"
+OLD_STACK_ID = STACK_ID.replace("0f0e0d0c", "0a0a0a0a")
+URL = "wss://abcde12345.execute-api.eu-west-1.amazonaws.com/api"
+TOTAL = len(load_template()["Resources"])
+START = datetime(2025, 3, 1, 9, 0, 0, tzinfo=UTC)
+OUTPUTS = [
+    {"OutputKey": "WebSocketURL", "OutputValue": URL},
+    {"OutputKey": "SessionsTableName", "OutputValue": f"{NAME}-Sessions"},
+]
+
+
+def event(number: int, logical_id: str, status: str, reason: str = "") -> dict[str, Any]:
+    resource_type = "AWS::CloudFormation::Stack" if logical_id == NAME else "AWS::IAM::Role"
+    answer = {
+        "StackId": STACK_ID,
+        "EventId": f"event-{number}",
+        "StackName": NAME,
+        "LogicalResourceId": logical_id,
+        "ResourceType": resource_type,
+        "Timestamp": START + timedelta(seconds=10 * number),
+        "ResourceStatus": status,
+    }
+    if reason:
+        answer["ResourceStatusReason"] = reason
+    return answer
+
+
+def newest_first(*events: dict[str, Any]) -> dict[str, Any]:
+    return {"StackEvents": list(reversed(events))}
+
+
+def stack(status: str, stack_id: str = STACK_ID, outputs: list | None = None) -> dict[str, Any]:
+    answer = {
+        "Stacks": [
+            {
+                "StackId": stack_id,
+                "StackName": NAME,
+                "CreationTime": START,
+                "StackStatus": status,
+                "Tags": [WORKSHOP_TAG],
+            }
+        ]
+    }
+    if outputs:
+        answer["Stacks"][0]["Outputs"] = outputs
+    return answer
+
+
+def no_such_stack(stub: Stubber, name: str = NAME) -> None:
+    stub.add_client_error(
+        "describe_stacks",
+        service_error_code="ValidationError",
+        service_message=f"Stack with id {name} does not exist",
+        http_status_code=400,
+        expected_params={"StackName": name},
+    )
+
+
+def throttled(stub: Stubber, operation: str) -> None:
+    stub.add_client_error(
+        operation,
+        service_error_code="Throttling",
+        service_message="Rate exceeded",
+        http_status_code=400,
+    )
+
+
+class Recorder:
+    """A `sleep` that records what it was asked to wait, and never waits."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def cloudformation() -> Any:
+    return aws_client("cloudformation")
+
+
+def aws_target(cloudformation: Any) -> StubbedTarget:
+    return StubbedTarget("aws", "eu-west-1", NAME, clients={"cloudformation": cloudformation})
+
+
+def test_create_prints_events_as_they_happen_and_survives_throttling(cloudformation) -> None:
+    created = [
+        event(1, NAME, "CREATE_IN_PROGRESS", "User Initiated"),
+        event(2, "SessionsTable", "CREATE_IN_PROGRESS"),
+    ]
+    later = [
+        event(3, "SessionsTable", "CREATE_IN_PROGRESS", "Resource creation Initiated"),
+        event(4, "SessionsTable", "CREATE_COMPLETE"),
+        event(5, "SessionsTableAccessRole", "CREATE_COMPLETE"),
+    ]
+    done = [event(6, NAME, "CREATE_COMPLETE")]
+    with Stubber(cloudformation) as stub:
+        no_such_stack(stub)
+        stub.add_response(
+            "create_stack",
+            {"StackId": STACK_ID},
+            {
+                "StackName": NAME,
+                "TemplateBody": TEMPLATE_PATH.read_text(),
+                "Capabilities": CAPABILITIES,
+                "Tags": [WORKSHOP_TAG],
+            },
+        )
+        stub.add_response("describe_stack_events", newest_first(*created), {"StackName": STACK_ID})
+        stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"), {"StackName": STACK_ID})
+        throttled(stub, "describe_stack_events")
+        throttled(stub, "describe_stack_events")
+        stub.add_response("describe_stack_events", newest_first(*created, *later))
+        stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"))
+        stub.add_response("describe_stack_events", newest_first(*created, *later, *done))
+        throttled(stub, "describe_stacks")
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE"))
+        stub.add_response(
+            "describe_stacks", stack("CREATE_COMPLETE", outputs=OUTPUTS), {"StackName": NAME}
+        )
+        out, sleep = io.StringIO(), Recorder()
+        outputs = deploy_stack(aws_target(cloudformation), sleep=sleep, out=out)
+        stub.assert_no_pending_responses()
+    text = out.getvalue()
+    lines = [line for line in text.replace("\r", "\n").splitlines() if line.startswith("09:")]
+    assert lines == [
+        f"09:00:10  {NAME:<32} CREATE_IN_PROGRESS   User Initiated",
+        f"09:00:20  {'SessionsTable':<32} CREATE_IN_PROGRESS",
+        f"09:00:30  {'SessionsTable':<32} CREATE_IN_PROGRESS   Resource creation Initiated",
+        f"09:00:40  {'SessionsTable':<32} CREATE_COMPLETE",
+        f"09:00:50  {'SessionsTableAccessRole':<32} CREATE_COMPLETE",
+        f"09:01:00  {NAME:<32} CREATE_COMPLETE",
+    ]
+    assert f"Creating stack {NAME} ({TOTAL} resources)" in text
+    assert f"{TOTAL}/{TOTAL}" in text  # the bar is full at the end
+    assert text.rstrip().endswith(f"Stack {NAME}: CREATE_COMPLETE")
+    assert sleep.waits == [5.0, 1.0, 2.0, 5.0, 1.0]  # polls every 5 s, backs off when throttled
+    assert outputs == {"WebSocketURL": URL, "SessionsTableName": f"{NAME}-Sessions"}
+    assert management_endpoint(outputs["WebSocketURL"]) == (
+        "https://abcde12345.execute-api.eu-west-1.amazonaws.com/api"
+    )
+
+
+def test_no_updates_to_perform_is_not_an_error(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": NAME})
+        stub.add_response("describe_stack_events", newest_first(event(1, NAME, "UPDATE_COMPLETE")))
+        stub.add_client_error(
+            "update_stack",
+            service_error_code="ValidationError",
+            service_message="No updates are to be performed.",
+            http_status_code=400,
+        )
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE", outputs=OUTPUTS))
+        out = io.StringIO()
+        outputs = deploy_stack(aws_target(cloudformation), sleep=Recorder(), out=out)
+        stub.assert_no_pending_responses()
+    assert out.getvalue() == f"Stack {NAME} is up to date: no changes.\n"
+    assert outputs["WebSocketURL"] == URL
+
+
+def test_rollback_complete_stack_asks_for_replace_failed(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"), {"StackName": NAME})
+        with pytest.raises(WorkshopError, match=r"ROLLBACK_COMPLETE.*replace_failed=True"):
+            deploy_stack(aws_target(cloudformation), sleep=Recorder(), out=io.StringIO())
+
+
+def test_replace_failed_deletes_the_stack_then_creates_it_again(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        stub.add_response(
+            "describe_stacks", stack("ROLLBACK_COMPLETE", OLD_STACK_ID), {"StackName": NAME}
+        )
+        # delete_stack
+        stub.add_response(
+            "describe_stacks", stack("ROLLBACK_COMPLETE", OLD_STACK_ID), {"StackName": NAME}
+        )
+        stub.add_response("describe_stack_events", newest_first(), {"StackName": OLD_STACK_ID})
+        stub.add_response(
+            "describe_stack_resources", {"StackResources": []}, {"StackName": OLD_STACK_ID}
+        )
+        stub.add_response("delete_stack", {}, {"StackName": NAME})
+        stub.add_response("describe_stack_events", newest_first(event(1, NAME, "DELETE_COMPLETE")))
+        stub.add_response(
+            "describe_stacks", stack("DELETE_COMPLETE", OLD_STACK_ID), {"StackName": OLD_STACK_ID}
+        )
+        # create
+        stub.add_response(
+            "create_stack",
+            {"StackId": STACK_ID},
+            {"StackName": NAME, "TemplateBody": ANY, "Capabilities": ANY, "Tags": ANY},
+        )
+        stub.add_response("describe_stack_events", newest_first(event(2, NAME, "CREATE_COMPLETE")))
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE"), {"StackName": STACK_ID})
+        stub.add_response(
+            "describe_stacks", stack("CREATE_COMPLETE", outputs=OUTPUTS), {"StackName": NAME}
+        )
+        out = io.StringIO()
+        deploy_stack(aws_target(cloudformation), replace_failed=True, sleep=Recorder(), out=out)
+        stub.assert_no_pending_responses()
+    text = out.getvalue()
+    assert text.index(f"Stack {NAME}: DELETE_COMPLETE") < text.index(f"Creating stack {NAME}")
+
+
+def test_failed_create_reports_cloudformations_reasons(cloudformation) -> None:
+    failed = [
+        event(1, NAME, "CREATE_IN_PROGRESS", "User Initiated"),
+        event(
+            2,
+            "SessionsTableAccessRole",
+            "CREATE_FAILED",
+            "User is not authorized to perform iam:CreateRole",
+        ),
+        event(3, NAME, "ROLLBACK_COMPLETE"),
+    ]
+    with Stubber(cloudformation) as stub:
+        no_such_stack(stub)
+        stub.add_response("create_stack", {"StackId": STACK_ID})
+        stub.add_response("describe_stack_events", newest_first(*failed))
+        stub.add_response("describe_stacks", stack("ROLLBACK_COMPLETE"))
+        stub.add_response("describe_stack_events", newest_first(*failed))
+        with pytest.raises(WorkshopError) as raised:
+            deploy_stack(aws_target(cloudformation), sleep=Recorder(), out=io.StringIO())
+    message = str(raised.value)
+    assert "ended in ROLLBACK_COMPLETE" in message
+    assert "SessionsTableAccessRole: User is not authorized to perform iam:CreateRole" in message
+    assert "replace_failed=True" in message
+
+
+def test_a_stack_in_progress_is_waited_for_before_updating(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_IN_PROGRESS"), {"StackName": NAME})
+        stub.add_response(
+            "describe_stack_events", newest_first(event(1, NAME, "UPDATE_IN_PROGRESS"))
+        )
+        stub.add_response(
+            "describe_stack_events", newest_first(event(1, NAME, "UPDATE_IN_PROGRESS"))
+        )
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": NAME})
+        stub.add_response(
+            "describe_stack_events", newest_first(event(1, NAME, "UPDATE_IN_PROGRESS"))
+        )
+        stub.add_response("update_stack", {"StackId": STACK_ID})
+        stub.add_response(
+            "describe_stack_events",
+            newest_first(event(1, NAME, "UPDATE_IN_PROGRESS"), event(2, NAME, "UPDATE_COMPLETE")),
+        )
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"))
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE", outputs=OUTPUTS))
+        out = io.StringIO()
+        deploy_stack(aws_target(cloudformation), sleep=Recorder(), out=out)
+        stub.assert_no_pending_responses()
+    text = out.getvalue()
+    assert f"Stack {NAME} is UPDATE_IN_PROGRESS: waiting." in text
+    assert f"Updating stack {NAME}..." in text
+    assert text.count("UPDATE_COMPLETE") == 2  # the new event, then the final status line
+
+
+def test_watch_gives_up_after_the_timeout_with_advice(cloudformation) -> None:
+    clock = iter(range(0, 10_000, 100))
+    with Stubber(cloudformation) as stub:
+        for _ in range(3):
+            stub.add_response(
+                "describe_stack_events", newest_first(event(1, NAME, "CREATE_IN_PROGRESS"))
+            )
+            stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"))
+        with pytest.raises(WorkshopError, match="still CREATE_IN_PROGRESS after .* Events tab"):
+            watch_stack(
+                cloudformation,
+                STACK_ID,
+                total_resources=TOTAL,
+                timeout_seconds=150,
+                sleep=Recorder(),
+                out=io.StringIO(),
+                clock=lambda: next(clock),
+            )
+
+
+def test_delete_of_a_missing_stack_is_not_an_error(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        no_such_stack(stub)
+        out = io.StringIO()
+        assert delete_stack(aws_target(cloudformation), out=out) == "DOES_NOT_EXIST"
+    assert out.getvalue() == f"Stack {NAME} does not exist: nothing to delete.\n"
+
+
+def test_delete_failed_says_what_blocks_it(cloudformation) -> None:
+    blocked = [
+        event(1, NAME, "DELETE_IN_PROGRESS", "User Initiated"),
+        event(
+            2,
+            "SessionsTableAccessRole",
+            "DELETE_FAILED",
+            "Cannot delete entity, must detach all policies first.",
+        ),
+        event(3, NAME, "DELETE_FAILED"),
+    ]
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE"), {"StackName": NAME})
+        stub.add_response("describe_stack_events", newest_first())
+        stub.add_response("describe_stack_resources", {"StackResources": []})
+        stub.add_response("delete_stack", {})
+        stub.add_response("describe_stack_events", newest_first(*blocked))
+        stub.add_response("describe_stacks", stack("DELETE_FAILED"))
+        stub.add_response("describe_stack_events", newest_first(*blocked))
+        with pytest.raises(WorkshopError, match="must detach all policies first"):
+            delete_stack(aws_target(cloudformation), sleep=Recorder(), out=io.StringIO())
+
+
+def test_ensure_stack_deploys_a_missing_stack_with_progress_on_aws(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        no_such_stack(stub)  # stack_status
+        no_such_stack(stub)  # deploy_stack
+        stub.add_response("create_stack", {"StackId": STACK_ID})
+        stub.add_response("describe_stack_events", newest_first(event(1, NAME, "CREATE_COMPLETE")))
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE"))
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE", outputs=OUTPUTS))
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE", outputs=OUTPUTS))
+        out = io.StringIO()
+        outputs = ensure_stack(aws_target(cloudformation), out=out)
+        stub.assert_no_pending_responses()
+    assert f"Creating stack {NAME}" in out.getvalue()
+    assert out.getvalue().endswith(f"Stack {NAME} is deployed.\n")
+    assert outputs["WebSocketURL"] == URL

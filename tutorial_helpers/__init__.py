@@ -1,0 +1,105 @@
+"""Small helpers for the API Gateway WebSocket workshop: plain boto3 and websocket-client.
+
+| module | what it does |
+|---|---|
+| `target` | local_aws or AWS (`TUTORIAL_TARGET`), boto3 clients, stack name, identity |
+| `local_server` | start local_aws if nothing answers, stop it if we started it |
+| `stack` | template as a table, validate, deploy with progress, outputs, delete |
+| `websocket_client` | connect (query string, headers), send, receive with timeouts |
+| `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |
+| `connections_api` | `@connections`: post, connection info, broadcast with stale-id cleanup |
+| `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
+
+Every mistake a learner can make raises `WorkshopError`, whose message says what to do.
+"""
+
+from __future__ import annotations
+
+from tutorial_helpers.cleanup import delete_workshop_stacks, leftovers, stack_resources
+from tutorial_helpers.connections_api import (
+    broadcast,
+    connection_info,
+    management_client,
+    management_endpoint,
+    post,
+)
+from tutorial_helpers.errors import WorkshopError
+from tutorial_helpers.local_server import (
+    ensure_local_aws,
+    start_workshop,
+    stop_local_aws_if_we_started_it,
+)
+from tutorial_helpers.stack import (
+    TEMPLATE_PATH,
+    WORKSHOP_TAG,
+    delete_stack,
+    deploy_stack,
+    ensure_stack,
+    lint_template,
+    load_template,
+    outputs_table,
+    stack_outputs,
+    stack_status,
+    template_resources,
+)
+from tutorial_helpers.tables import (
+    deserialize,
+    get_item,
+    items_to_dataframe,
+    scan_items,
+    wait_until,
+    wait_until_item_gone,
+)
+from tutorial_helpers.target import Target, describe, select_target, whoami
+from tutorial_helpers.websocket_client import (
+    connect,
+    drop,
+    is_closed_by_server,
+    my_connection_id,
+    receive,
+    receive_json,
+    send_json,
+)
+
+__all__ = [
+    "TEMPLATE_PATH",
+    "WORKSHOP_TAG",
+    "Target",
+    "WorkshopError",
+    "broadcast",
+    "connect",
+    "connection_info",
+    "delete_stack",
+    "delete_workshop_stacks",
+    "deploy_stack",
+    "describe",
+    "deserialize",
+    "drop",
+    "ensure_local_aws",
+    "ensure_stack",
+    "get_item",
+    "is_closed_by_server",
+    "items_to_dataframe",
+    "leftovers",
+    "lint_template",
+    "load_template",
+    "management_client",
+    "management_endpoint",
+    "my_connection_id",
+    "outputs_table",
+    "post",
+    "receive",
+    "receive_json",
+    "scan_items",
+    "select_target",
+    "send_json",
+    "stack_outputs",
+    "stack_resources",
+    "stack_status",
+    "start_workshop",
+    "stop_local_aws_if_we_started_it",
+    "template_resources",
+    "wait_until",
+    "wait_until_item_gone",
+    "whoami",
+]
