@@ -15,7 +15,7 @@ from typing import Any
 import moto.cloudformation.parsing as parsing
 from moto.apigatewayv2.models import apigatewayv2_backends
 from moto.cloudformation.exceptions import ValidationError
-from moto.cloudformation.models import Stack
+from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
@@ -479,6 +479,45 @@ def _parse_template_strictly(template: str) -> dict[str, Any]:
 
 
 _moto_parse_template = Stack.parse_template
+_moto_create_stack = CloudFormationBackend.create_stack
+
+
+def _create_stack_or_roll_back(
+    self: CloudFormationBackend, name: str, *args: Any, **kwargs: Any
+) -> Stack:
+    """moto's create_stack, but a failure does not leave a half-made stack behind.
+
+    moto stores the stack before it creates the resources, so an error on the way leaves it in
+    CREATE_IN_PROGRESS for ever. As on AWS, what was created is deleted again: a template
+    error refuses the stack (ValidationError, nothing stored); any other failure ends the stack
+    in ROLLBACK_COMPLETE with the reason, where it waits to be deleted.
+    """
+    try:
+        return _moto_create_stack(self, name, *args, **kwargs)
+    except Exception as error:
+        stack = next(
+            (
+                s
+                for s in list(self.stacks.values())
+                if s.name == name and s.status == "CREATE_IN_PROGRESS"
+            ),
+            None,
+        )
+        if stack is None:  # refused before anything was created
+            raise
+        try:
+            stack.resource_map.delete()
+        except Exception:  # best effort, as a rollback on AWS can fail too
+            logger.exception("rolling back stack %s failed", name)
+        if isinstance(error, ValidationError):
+            del self.stacks[stack.stack_id]
+            raise
+        reason = f"{type(error).__name__}: {error}"
+        stack._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
+        stack._add_stack_event("ROLLBACK_COMPLETE")
+        stack.status = "ROLLBACK_COMPLETE"
+        stack.status_reason = reason
+        return stack
 
 
 def register() -> None:
@@ -487,6 +526,7 @@ def register() -> None:
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
     Stack.parse_template = staticmethod(_parse_template_strictly)  # type: ignore[method-assign]
+    CloudFormationBackend.create_stack = _create_stack_or_roll_back  # type: ignore[method-assign]
 
 
 register()
