@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets import http11
 
 from local_aws import events, routing, settings
 from local_aws.connections import Connection, Registry
@@ -23,6 +24,10 @@ from local_aws.deployments import DeployedApi, Route
 from local_aws.integrations import Integrations, Outcome
 
 logger = logging.getLogger(__name__)
+
+# API Gateway accepts request lines and headers up to 10 KB in all (reference §5.1 has the
+# related quotas); websockets' default limit for one header line is 8 KB.
+http11.MAX_LINE_LENGTH = 10 * 1024
 
 # Hop-by-hop headers API Gateway does not pass on to integrations (reference §5.2).
 _DROPPED_HEADERS = {"connection", "upgrade"}
@@ -36,6 +41,15 @@ class GatewayProtocol(WebSocketsSansIOProtocol):
     The message quota (128 KB) is the protocol's `max_size`; AWS also closes the connection
     with 1009 when one frame is larger than 32 KB (reference §3.7), which needs the frame.
     """
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # websockets answers a handshake it cannot parse (e.g. 431 for an oversized header)
+        # but uvicorn only sends what websockets wrote once a request was parsed: send the
+        # answer and close, or the client waits for ever.
+        if not self.handshake_initiated and self.conn.handshake_exc is not None:
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
 
     def handle_text(self, event: Any) -> None:
         if self._frame_allowed(event):

@@ -46,6 +46,9 @@ async def handle(
     if refusal is not None:
         await _error(send, refusal.status, refusal.error_type, refusal.message)
         return
+    if not raw_id:  # `/@connections/` names no connection: no such route on AWS
+        await _error(send, 403, "ForbiddenException", "Forbidden")
+        return
     connection = connections.get(api_id, stage, unquote(raw_id))
     if method == "POST":
         if connection is None:

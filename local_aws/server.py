@@ -34,7 +34,8 @@ logger = logging.getLogger("local_aws")
 _API_HOST = re.compile(r"^(?P<api>[a-z0-9]+)\.execute-api\.localhost(:\d+)?$")
 _PATH = re.compile(r"^/(?P<api>[a-z0-9]+)/(?P<stage>[A-Za-z0-9_-]+)(?P<rest>/.*)?$")
 _HOST_PATH = re.compile(r"^/(?P<stage>[A-Za-z0-9_-]+)(?P<rest>/.*)?$")
-_CONNECTIONS = re.compile(r"^/@connections/(?P<id>[^/]+)$")
+_CONNECTIONS = re.compile(r"^/@connections/(?P<id>[^/]*)$")
+MAX_URL_LENGTH = 4096
 
 
 def lambda_environment(settings_: settings.Settings) -> dict[str, str]:
@@ -73,9 +74,11 @@ class LocalAws:
         if scope["type"] == "websocket":
             deployed = registry.lookup(*target[:2]) if target and not target[2] else None
             if deployed is None:
-                await _refuse_unknown_websocket(receive, send)
-                return
-            await self.gateway.serve(deployed, scope, receive, send)
+                await _refuse_websocket(receive, send, 403, b'{"message":"Forbidden"}')
+            elif _url_length(scope) > MAX_URL_LENGTH:
+                await _refuse_websocket(receive, send, 414, b'{"message":"URI Too Long"}')
+            else:
+                await self.gateway.serve(deployed, scope, receive, send)
             return
         if target is not None and target[2] is not None:
             match = _CONNECTIONS.match(target[2])
@@ -112,8 +115,12 @@ class LocalAws:
 
 
 def _target(scope: dict[str, Any]) -> tuple[str, str, str | None] | None:
-    """(apiId, stage, rest of path) if the request is for a WebSocket API, else None."""
-    path = scope.get("path", "")
+    """(apiId, stage, rest of path) if the request is for a WebSocket API, else None.
+
+    The rest of the path stays percent-encoded, as sent: a connection id may hold `/` or `%`.
+    """
+    raw_path = scope.get("raw_path")
+    path = raw_path.decode("latin-1") if raw_path else scope.get("path", "")
     host = next(
         (v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"host"), ""
     )
@@ -127,17 +134,25 @@ def _target(scope: dict[str, Any]) -> tuple[str, str, str | None] | None:
     return match["api"], match["stage"], match["rest"]
 
 
-async def _refuse_unknown_websocket(receive: Any, send: Any) -> None:
-    """An unknown API or stage: 403, as AWS answers a URL without a valid stage."""
+def _url_length(scope: dict[str, Any]) -> int:
+    host = next((v for k, v in scope.get("headers", []) if k.lower() == b"host"), b"")
+    query = scope.get("query_string", b"")
+    path = scope.get("raw_path") or scope.get("path", "").encode()
+    return len(b"wss://" + host + path) + (len(query) + 1 if query else 0)
+
+
+async def _refuse_websocket(receive: Any, send: Any, status: int, body: bytes) -> None:
+    """Refuse a handshake: 403 for an unknown API or stage, as AWS answers a URL without a
+    valid stage; 414 for a URL over AWS's 4096 characters (reference §5.1)."""
     await receive()
     await send(
         {
             "type": "websocket.http.response.start",
-            "status": 403,
+            "status": status,
             "headers": [(b"content-type", b"application/json")],
         }
     )
-    await send({"type": "websocket.http.response.body", "body": b'{"message":"Forbidden"}'})
+    await send({"type": "websocket.http.response.body", "body": body})
 
 
 class _HttpProtocol(HttpToolsProtocol):
