@@ -1,0 +1,88 @@
+"""Fixtures of the fidelity suite: stacks on the session's local_aws, and a short-timeout one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import LocalAwsProcess, deploy
+from tests.fidelity.support import deploy_template
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "load: 1,000 concurrent connections against a dedicated local_aws (~30 s)"
+    )
+
+
+@pytest.fixture(scope="session")
+def workshop(local_aws: LocalAwsProcess) -> dict[str, str]:
+    """The workshop's own template (cfn/template.yaml), deployed for this suite alone."""
+    return deploy(local_aws, "fidelity")
+
+
+@pytest.fixture(scope="session")
+def lambda_api(local_aws: LocalAwsProcess) -> dict[str, str]:
+    """Lambda proxy routes: a recording $connect/$disconnect and a configurable message route."""
+    return deploy_template(local_aws, "fid-lambda", "lambda_api.yaml")
+
+
+@pytest.fixture(scope="session")
+def short_lived() -> Iterator[LocalAwsProcess]:
+    """A local_aws with a 1 s idle timeout, a 2.5 s connection limit and a 403 connect failure."""
+    server = LocalAwsProcess(
+        "--idle-timeout",
+        "1",
+        "--max-connection-seconds",
+        "2.5",
+        "--connect-failure-status",
+        "403",
+    )
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def plain_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
+    """`$request.body.action`; routes `join`, `5`, `true`, `[a, b]`; no `$default` or `$connect`."""
+    return deploy_template(
+        local_aws,
+        "fid-sel-plain",
+        "selection.yaml",
+        Expression="$request.body.action",
+        KeyA="join",
+        KeyB="5",
+        KeyC="true",
+        KeyD="[a, b]",
+    )
+
+
+@pytest.fixture(scope="session")
+def braced_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
+    """Two braced variables, one a nested path, and static text; no `$default`."""
+    return deploy_template(
+        local_aws,
+        "fid-sel-braced",
+        "selection.yaml",
+        Expression="${request.body.service}/${request.body.meta.kind}",
+        KeyA="chat/join",
+        KeyB="/join",
+        KeyC="chat/",
+        KeyD="/",
+    )
+
+
+@pytest.fixture(scope="session")
+def static_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
+    """The static expression `\\$default`: every message goes to `$default`."""
+    return deploy_template(
+        local_aws,
+        "fid-sel-static",
+        "selection.yaml",
+        Expression="\\$default",
+        KeyA="$default",
+        KeyB="join",
+        KeyC="unused-c",
+        KeyD="unused-d",
+    )

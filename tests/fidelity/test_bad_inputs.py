@@ -1,0 +1,238 @@
+"""Hostile and awkward inputs: each row of docs/bad-inputs.md that is not tested elsewhere.
+
+Header and query values go into the workshop's item through its `$connect` template, which
+escapes every name and value; they must come back exactly and never add attributes.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import botocore.exceptions
+import pytest
+
+from tests.fidelity.support import (
+    TEMPLATES,
+    connect,
+    get_item,
+    handshake_status,
+    http_endpoint,
+    wait_for,
+    whoami,
+)
+
+ITEM_ATTRIBUTES = {
+    "connectionid",
+    "connectedAt",
+    "ttl",
+    "sourceIp",
+    "userAgent",
+    "querystring",
+    "headers",
+}
+JSON_INJECTION = '", "admin": {"S": "yes"}, "x": {"S": "'
+VTL_INJECTION = '$context.connectionId #set($x = "1") ${x} $util.escapeJavaScript("a") #end'
+
+HEADER_VALUES = {
+    "double-quotes": 'say "hi"',
+    "backslashes": "C:\\dir\\file \\\\ end\\",
+    "single-quote": "it's",
+    "json-injection": JSON_INJECTION,
+    "vtl-injection": VTL_INJECTION,
+    "tab": "a\tb",
+    "emoji": "😀 👍🏽 🇪🇺",
+    "non-ascii": "é ü ñ ß 中文 Ω",
+    "8-kb": ("ab\"c\\d'" * 1200)[:8192],
+}
+QUERY_VALUES = {
+    **{name: value for name, value in HEADER_VALUES.items() if name != "8-kb"},
+    "newline": "line1\nline2",
+    "crlf": "a\r\nb",
+    "control-characters": "\x00\x01\x07\x1b\x7f",
+    "url-specials": "a&b=c+d%20e#f?g/h",
+    "empty": "",
+    # 3.5 KB whose percent-encoded URL stays within AWS's 4096 characters.
+    "3.5-kb": "ab\"c\\d'" + "x" * 3493,
+}
+
+
+def stored_item(local_aws, workshop, query: str = "", headers: list[str] | None = None):
+    ws = connect(workshop["WebSocketURL"], query, headers, timeout=5)
+    try:
+        connection_id = whoami(ws)
+        item = wait_for(lambda: get_item(local_aws, workshop["SessionsTableName"], connection_id))
+    finally:
+        ws.close()
+    assert item, "the $connect integration stored no item"
+    assert set(item) == ITEM_ATTRIBUTES
+    assert item["connectionid"] == {"S": connection_id}
+    return item
+
+
+@pytest.mark.parametrize("value", HEADER_VALUES.values(), ids=HEADER_VALUES.keys())
+def test_header_value_round_trips_exactly_into_the_item(local_aws, workshop, value) -> None:
+    item = stored_item(local_aws, workshop, headers=[f"X-Value: {value}"])
+    assert item["headers"]["M"]["X-Value"] == {"S": value}
+    assert item["querystring"] == {"M": {}}
+
+
+@pytest.mark.parametrize("value", QUERY_VALUES.values(), ids=QUERY_VALUES.keys())
+def test_query_value_round_trips_exactly_into_the_item(local_aws, workshop, value) -> None:
+    item = stored_item(local_aws, workshop, f"?v={quote(value, safe='')}")
+    assert item["querystring"] == {"M": {"v": {"S": value}}}
+
+
+@pytest.mark.parametrize("key", ['we"ird', "back\\slash", "it's", "new\nline", "ключ", "😀"])
+def test_query_key_round_trips_exactly_into_the_item(local_aws, workshop, key) -> None:
+    item = stored_item(local_aws, workshop, f"?{quote(key, safe='')}=1")
+    assert item["querystring"] == {"M": {key: {"S": "1"}}}
+
+
+def test_user_agent_with_quotes_round_trips(local_aws, workshop) -> None:
+    user_agent = 'Mozilla/5.0 ("quoted") \\ it\'s'
+    item = stored_item(local_aws, workshop, headers=[f"User-Agent: {user_agent}"])
+    assert item["userAgent"] == {"S": user_agent}
+    assert item["headers"]["M"]["User-Agent"] == {"S": user_agent}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [[f"X-Large: {'a' * 16 * 1024}"], [f"X-Header-{i}: v" for i in range(150)]],
+    ids=["16-kb-header", "150-headers"],
+)
+def test_oversized_handshake_is_answered_not_left_hanging(workshop, headers) -> None:
+    """AWS's exact limits here are not documented; whatever it does, it answers."""
+    try:
+        status = handshake_status(workshop["WebSocketURL"], headers=headers, timeout=5)
+    except TimeoutError:
+        pytest.fail("the handshake got no answer within 5 s")
+    assert status == 101 or 400 <= status < 500, status
+
+
+def test_url_longer_than_4096_characters_is_refused(workshop) -> None:
+    """reference §5.1: URL length 4096 characters, not adjustable (the status is not documented)."""
+    url = workshop["WebSocketURL"]
+    query = "?v=" + "a" * (4097 - len(url) + 10)
+    assert len(url + query) > 4096
+    status = handshake_status(url, query)
+    assert 400 <= status < 500, status
+
+
+@pytest.mark.parametrize(
+    "value", ["a\x01b", "a\x7fb"], ids=["control-character", "delete-character"]
+)
+def test_header_with_a_control_character_is_refused_with_400(workshop, value) -> None:
+    """HTTP field values cannot hold control characters other than HTAB (RFC 9110 §5.5)."""
+    assert handshake_status(workshop["WebSocketURL"], headers=[f"X-Value: {value}"]) == 400
+
+
+# ---------------------------------------------------------------- @connections ids
+
+
+def management(local_aws, stack):
+    return local_aws.client(
+        "apigatewaymanagementapi", endpoint_url=http_endpoint(stack["WebSocketURL"])
+    )
+
+
+def call(client, operation: str, connection_id: str):
+    if operation == "post":
+        return client.post_to_connection(ConnectionId=connection_id, Data=b"must not arrive")
+    if operation == "get":
+        return client.get_connection(ConnectionId=connection_id)
+    return client.delete_connection(ConnectionId=connection_id)
+
+
+OPERATIONS = ["post", "get", "delete"]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+@pytest.mark.parametrize(
+    "connection_id",
+    ["AAAAAAAAAAAAAAA=", "A" * 1023 + "=", "abc/def=", "../../etc", "a b", "ö"],
+    ids=["never-existed", "1-kb", "slash", "dot-dot", "space", "non-ascii"],
+)
+def test_unknown_connection_id_is_gone(local_aws, workshop, connection_id, operation) -> None:
+    """reference §7.10 and §4.4: unknown and invalid ids get 410 GoneException."""
+    client = management(local_aws, workshop)
+    with pytest.raises(client.exceptions.GoneException) as gone:
+        call(client, operation, connection_id)
+    assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 410
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_percent_encoded_id_names_another_connection(local_aws, workshop, operation) -> None:
+    """`abc%3D` is not `abc=`: an id is decoded once, as boto3 encoded it once."""
+    ws = connect(workshop["WebSocketURL"])
+    try:
+        connection_id = whoami(ws)
+        client = management(local_aws, workshop)
+        with pytest.raises(client.exceptions.GoneException):
+            call(client, operation, connection_id[:-1] + "%3D")
+        # The real connection is untouched: nothing was delivered, it is still open.
+        client.post_to_connection(ConnectionId=connection_id, Data=b"only this one")
+        assert ws.recv() == "only this one"
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_connection_of_another_api_is_gone(local_aws, workshop, lambda_api, operation) -> None:
+    ws = connect(workshop["WebSocketURL"])
+    try:
+        connection_id = whoami(ws)
+        client = management(local_aws, lambda_api)
+        with pytest.raises(client.exceptions.GoneException):
+            call(client, operation, connection_id)
+    finally:
+        ws.close()
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_connection_closed_by_its_client_is_gone(local_aws, workshop, operation) -> None:
+    ws = connect(workshop["WebSocketURL"])
+    connection_id = whoami(ws)
+    ws.close()
+    client = management(local_aws, workshop)
+
+    def gone() -> bool:
+        try:
+            client.get_connection(ConnectionId=connection_id)
+        except client.exceptions.GoneException:
+            return True
+        return False
+
+    assert wait_for(gone)
+    with pytest.raises(client.exceptions.GoneException):
+        call(client, operation, connection_id)
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+def test_empty_connection_id_is_forbidden(local_aws, workshop, operation) -> None:
+    """`/@connections/` has no route on AWS; API Gateway answers such paths with 403 (§4.1)."""
+    client = management(local_aws, workshop)
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        call(client, operation, "")
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+# ---------------------------------------------------------------- templates
+
+
+def test_unsupported_resource_types_refuse_the_whole_stack(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        cloudformation.create_stack(
+            StackName="fid-unsupported",
+            TemplateBody=(TEMPLATES / "unsupported.yaml").read_text(),
+        )
+    error = refused.value.response["Error"]
+    assert error["Code"] == "ValidationError"
+    assert "AWS::ApiGatewayV2::Authorizer" in error["Message"]
+    assert "AWS::CloudFront::Function" in error["Message"]
+    assert "AWS::DynamoDB::Table" not in error["Message"]
+    with pytest.raises(botocore.exceptions.ClientError) as missing:
+        cloudformation.describe_stacks(StackName="fid-unsupported")
+    assert missing.value.response["Error"]["Code"] == "ValidationError"
+    tables = local_aws.client("dynamodb").list_tables()["TableNames"]
+    assert "fid-unsupported-Table" not in tables
