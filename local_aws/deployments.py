@@ -152,6 +152,10 @@ class Registry:
             for key in [key for key in self._deployments if key[0] == api_id]:
                 del self._deployments[key]
 
+    def serves(self, api_id: str, stage: str) -> bool:
+        """Whether `/{api_id}/{stage}` is deployed (cheap: no snapshot is built)."""
+        return (api_id, stage) in self._stages
+
     def lookup(self, api_id: str, stage: str) -> DeployedApi | None:
         """What `/{api_id}/{stage}` serves, or None if nothing is deployed there."""
         with self._lock:

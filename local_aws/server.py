@@ -82,7 +82,7 @@ class LocalAws:
             return
         if target is not None and target[2] is not None:
             match = _CONNECTIONS.match(target[2])
-            if match and registry.lookup(target[0], target[1]) is not None:
+            if match and registry.serves(target[0], target[1]):
                 api_id, stage = target[0], target[1]
                 await management_api.handle(
                     self.connections, api_id, stage, match["id"], scope, receive, send
