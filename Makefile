@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 4566
 export LOCAL_AWS_PORT := $(PORT)
+# JupyterLab refuses to run as root unless told (containers and CI machines often are root).
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test lint local-aws stop bench clean-aws
 
@@ -16,7 +18,7 @@ $(BIN)/.installed: requirements.txt
 
 ## lab: JupyterLab on notebooks/, with local_aws running in the background
 lab: $(BIN)/.installed local-aws
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1
+	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
 
 ## local-aws: start local_aws in the background unless one already answers on $(PORT)
 local-aws: $(BIN)/.installed
