@@ -205,3 +205,15 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError(f"no VmRSS for {pid}")
+
+
+# Every attribute the workshop template's $connect integration writes, and nothing else.
+ITEM_ATTRIBUTES = {
+    "connectionid",
+    "connectedAt",
+    "ttl",
+    "sourceIp",
+    "userAgent",
+    "querystring",
+    "headers",
+}

@@ -12,6 +12,7 @@ import botocore.exceptions
 import pytest
 
 from tests.fidelity.support import (
+    ITEM_ATTRIBUTES,
     TEMPLATES,
     connect,
     get_item,
@@ -21,15 +22,6 @@ from tests.fidelity.support import (
     whoami,
 )
 
-ITEM_ATTRIBUTES = {
-    "connectionid",
-    "connectedAt",
-    "ttl",
-    "sourceIp",
-    "userAgent",
-    "querystring",
-    "headers",
-}
 JSON_INJECTION = '", "admin": {"S": "yes"}, "x": {"S": "'
 VTL_INJECTION = '$context.connectionId #set($x = "1") ${x} $util.escapeJavaScript("a") #end'
 

@@ -14,18 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fidelity.support import connect, get_item, wait_for, whoami
+from tests.fidelity.support import ITEM_ATTRIBUTES, connect, get_item, wait_for, whoami
 
 EXAMPLES = 40
-ITEM_ATTRIBUTES = {
-    "connectionid",
-    "connectedAt",
-    "ttl",
-    "sourceIp",
-    "userAgent",
-    "querystring",
-    "headers",
-}
 # Headers that differ on every connection.
 PER_CONNECTION = {"Sec-WebSocket-Key", "X-Amzn-Trace-Id"}
 
