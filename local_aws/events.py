@@ -11,6 +11,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
@@ -24,10 +25,15 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+@lru_cache(maxsize=4)  # one call per second of requests, not one per message
+def _clf_second(epoch_seconds: int) -> str:
+    moment = datetime.fromtimestamp(epoch_seconds, UTC)
+    return f"{moment.day:02d}/{_MONTHS[moment.month - 1]}/{moment:%Y:%H:%M:%S} +0000"
+
+
 def request_time(epoch_ms: int) -> str:
     """CLF time in UTC, e.g. `16/May/2022:17:30:27 +0000` (English months, whatever the locale)."""
-    moment = datetime.fromtimestamp(epoch_ms / 1000, UTC)
-    return f"{moment.day:02d}/{_MONTHS[moment.month - 1]}/{moment:%Y:%H:%M:%S} +0000"
+    return _clf_second(epoch_ms // 1000)
 
 
 @dataclass

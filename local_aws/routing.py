@@ -17,6 +17,8 @@ _VARIABLE = re.compile(
     r"|\$request\.body\.(?P<bare>[A-Za-z0-9_\-.\[\]]+)"
 )
 
+_PATH_PART = re.compile(r"[^.\[\]]+|\[\d+\]")
+
 NOT_JSON = object()  # marker for a message body that is not JSON
 
 
@@ -56,7 +58,7 @@ class _CannotEvaluate(Exception):
 
 def _lookup(value: Any, path: str) -> Any:
     """Follow `a.b[0].c` through dicts and lists; None where it leads nowhere."""
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+    for part in _PATH_PART.findall(path):
         if part.startswith("["):
             index = int(part[1:-1])
             value = value[index] if isinstance(value, list) and index < len(value) else None
