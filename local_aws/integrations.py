@@ -295,5 +295,4 @@ def _resource_arn(service: str, region: str, account_id: str, body: str) -> str:
         table = json.loads(body).get("TableName", "*")
     except (ValueError, AttributeError):
         table = "*"
-    partition = "aws"
-    return f"arn:{partition}:{service}:{region}:{account_id}:table/{table}"
+    return f"arn:aws:{service}:{region}:{account_id}:table/{table}"  # local_aws is partition aws

@@ -217,3 +217,17 @@ ITEM_ATTRIBUTES = {
     "querystring",
     "headers",
 }
+
+
+def stored_item(local_aws, workshop, query: str = "", headers: list[str] | None = None):
+    """Connect with this query and these headers; the item $connect wrote, checked whole."""
+    ws = connect(workshop["WebSocketURL"], query, headers, timeout=5)
+    try:
+        connection_id = whoami(ws)
+        item = wait_for(lambda: get_item(local_aws, workshop["SessionsTableName"], connection_id))
+    finally:
+        ws.close()
+    assert item, "the $connect integration stored no item"
+    assert set(item) == ITEM_ATTRIBUTES
+    assert item["connectionid"] == {"S": connection_id}
+    return item

@@ -12,12 +12,11 @@ import botocore.exceptions
 import pytest
 
 from tests.fidelity.support import (
-    ITEM_ATTRIBUTES,
     TEMPLATES,
     connect,
-    get_item,
     handshake_status,
     http_endpoint,
+    stored_item,
     wait_for,
     whoami,
 )
@@ -46,19 +45,6 @@ QUERY_VALUES = {
     # 3.5 KB whose percent-encoded URL stays within AWS's 4096 characters.
     "3.5-kb": "ab\"c\\d'" + "x" * 3493,
 }
-
-
-def stored_item(local_aws, workshop, query: str = "", headers: list[str] | None = None):
-    ws = connect(workshop["WebSocketURL"], query, headers, timeout=5)
-    try:
-        connection_id = whoami(ws)
-        item = wait_for(lambda: get_item(local_aws, workshop["SessionsTableName"], connection_id))
-    finally:
-        ws.close()
-    assert item, "the $connect integration stored no item"
-    assert set(item) == ITEM_ATTRIBUTES
-    assert item["connectionid"] == {"S": connection_id}
-    return item
 
 
 @pytest.mark.parametrize("value", HEADER_VALUES.values(), ids=HEADER_VALUES.keys())

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fidelity.support import ITEM_ATTRIBUTES, connect, get_item, wait_for, whoami
+from tests.fidelity import support
 
 EXAMPLES = 40
 # Headers that differ on every connection.
@@ -40,15 +40,7 @@ hypothesis_settings = settings(
 
 
 def stored_item(local_aws, workshop, query: str = "", headers: list[str] | None = None):
-    ws = connect(workshop["WebSocketURL"], query, headers, timeout=5)
-    try:
-        connection_id = whoami(ws)
-        item = wait_for(lambda: get_item(local_aws, workshop["SessionsTableName"], connection_id))
-    finally:
-        ws.close()
-    assert item
-    assert set(item) == ITEM_ATTRIBUTES
-    assert item["connectionid"] == {"S": connection_id}
+    item = support.stored_item(local_aws, workshop, query, headers)
     assert item["sourceIp"] == {"S": "127.0.0.1"}
     assert item["userAgent"] == {"S": ""}  # websocket-client sends no User-Agent
     return item
