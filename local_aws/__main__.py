@@ -45,6 +45,27 @@ def main() -> None:
         default=defaults.connect_failure_status,
         help="handshake status when a $connect service integration fails (500)",
     )
+    parser.add_argument(
+        "--handshake-timeout",
+        type=float,
+        default=defaults.handshake_timeout_seconds,
+        help="close a TCP connection that has not finished its HTTP or WebSocket handshake "
+        "within this many seconds (10)",
+    )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="let web pages from ORIGIN (e.g. http://localhost:8000) call the AWS APIs; "
+        "repeatable. Off by default: any page allowed here can deploy and run code on this "
+        "machine (docs/security.md)",
+    )
+    parser.add_argument(
+        "--dashboard",
+        action="store_true",
+        help="serve moto's /moto-api admin endpoints (reset, recorder); off by default",
+    )
     args = parser.parse_args()
     # Dummy credentials and a default region, so moto and the functions need no AWS setup.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -55,6 +76,9 @@ def main() -> None:
         max_connection_seconds=args.max_connection_seconds,
         ttl_sweep_seconds=args.ttl_sweep_seconds,
         connect_failure_status=args.connect_failure_status,
+        handshake_timeout_seconds=args.handshake_timeout,
+        allowed_origins=tuple(args.allow_origin),
+        dashboard=args.dashboard,
     )
     from local_aws.server import serve  # imports moto: after the settings are in place
 

@@ -22,6 +22,11 @@ class Settings:
     message_limit_bytes: int = 128 * 1024  # AWS: a larger message closes it with 1009
     ttl_sweep_seconds: float = 5.0  # how often expired items are deleted (AWS: within days)
     connect_failure_status: int = 500  # handshake status when a $connect AWS integration fails
+    # The trust boundary (docs/security.md): who may call the AWS APIs.
+    allowed_origins: tuple[str, ...] = ()  # browser origins allowed to call the AWS APIs (risky)
+    dashboard: bool = False  # serve moto's /moto-api admin endpoints (same Host/Origin checks)
+    # Bounds on what one client may hold (docs/security.md). AWS documents no handshake limit.
+    handshake_timeout_seconds: float = 10.0  # a TCP connection must finish its handshake by then
 
     @property
     def endpoint_url(self) -> str:
