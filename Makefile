@@ -22,7 +22,7 @@ lab: $(BIN)/.installed local-aws
 
 ## local-aws: start local_aws in the background unless one already answers on $(PORT)
 local-aws: $(BIN)/.installed
-	@if $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$(PORT)/moto-api/', timeout=2)" 2>/dev/null; then \
+	@if $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$(PORT)/_local_aws/health', timeout=2)" 2>/dev/null; then \
 		echo "local_aws already running on http://127.0.0.1:$(PORT)"; \
 	else \
 		nohup $(BIN)/python -m local_aws --port $(PORT) > .local_aws.log 2>&1 & echo $$! > .local_aws.pid; \
@@ -34,7 +34,7 @@ local-aws: $(BIN)/.installed
 
 ## stop: stop the local_aws that `make lab` started
 stop:
-	@if [ -f .local_aws.pid ]; then kill $$(cat .local_aws.pid) 2>/dev/null || true; rm -f .local_aws.pid; echo "local_aws stopped"; fi
+	@$(BIN)/python -m tutorial_helpers.local_server stop .local_aws.pid http://127.0.0.1:$(PORT)
 
 ## lint: ruff on code and notebooks
 lint: $(BIN)/.installed

@@ -11,6 +11,7 @@ with the path `/{stage}` (only where `*.localhost` resolves to loopback).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import re
@@ -22,7 +23,7 @@ import uvicorn
 from a2wsgi import WSGIMiddleware
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from local_aws import cloudformation, management_api, services, settings, ttl
+from local_aws import cloudformation, management_api, services, settings, trust, ttl
 from local_aws.connections import Registry
 from local_aws.deployments import registry
 from local_aws.gateway import Gateway, GatewayProtocol
@@ -70,25 +71,47 @@ class LocalAws:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        current = settings.current()
+        headers = trust.headers_of(scope)
         target = _target(scope)
         if scope["type"] == "websocket":
             deployed = registry.lookup(*target[:2]) if target and not target[2] else None
-            if deployed is None:
+            refusal = trust.check_websocket(headers, current.port)
+            if refusal is not None:
+                await _refuse_websocket(receive, send, refusal.status, _message(refusal))
+            elif deployed is None:
                 await _refuse_websocket(receive, send, 403, b'{"message":"Forbidden"}')
             elif _url_length(scope) > MAX_URL_LENGTH:
                 await _refuse_websocket(receive, send, 414, b'{"message":"URI Too Long"}')
             else:
                 await self.gateway.serve(deployed, scope, receive, send)
             return
-        if target is not None and target[2] is not None:
-            match = _CONNECTIONS.match(target[2])
-            if match and registry.serves(target[0], target[1]):
-                api_id, stage = target[0], target[1]
-                await management_api.handle(
-                    self.connections, api_id, stage, match["id"], scope, receive, send
-                )
-                return
-        await self.moto(scope, receive, send)
+        match = _CONNECTIONS.match(target[2]) if target and target[2] else None
+        connections = bool(match and target and registry.serves(target[0], target[1]))
+        path = scope.get("path", "")
+        origin = trust.allowed_origin(headers, current.allowed_origins)
+        refusal = trust.check_http(
+            path,
+            headers,
+            current.port,
+            current.allowed_origins,
+            current.dashboard,
+            # @connections checks SigV4 itself; a preflight from an allowed origin is unsigned.
+            needs_signature=not connections
+            and path != trust.HEALTH_PATH
+            and not (origin and scope["method"] == "OPTIONS"),
+        )
+        if refusal is not None:
+            await _respond_http(send, refusal.status, _message(refusal))
+        elif path == trust.HEALTH_PATH:
+            await _respond_http(send, 200, _HEALTH)
+        elif connections:
+            assert target is not None and match is not None
+            await management_api.handle(
+                self.connections, target[0], target[1], match["id"], scope, receive, send
+            )
+        else:
+            await self.moto(scope, receive, _without_cors(send) if origin is None else send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:
@@ -112,6 +135,45 @@ class LocalAws:
                 await loop.run_in_executor(self.executor, ttl.sweep)
             except Exception:
                 logger.exception("TTL sweep failed")
+
+
+_HEALTH = json.dumps({"service": "local_aws", "status": "running", "pid": os.getpid()}).encode()
+
+
+def _message(refusal: trust.Refusal) -> bytes:
+    """The refusal as JSON that a person, a browser's console and botocore can all read."""
+    error_type = "AccessDeniedException" if refusal.status == 403 else "NotFoundException"
+    return json.dumps({"__type": error_type, "message": refusal.message}).encode()
+
+
+async def _respond_http(send: Any, status: int, body: bytes) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def _without_cors(send: Any) -> Any:
+    """moto answers CORS for every origin (flask-cors); local_aws sends no CORS header at all
+    unless the user allowed the origin (docs/security.md)."""
+
+    async def send_without_cors(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            message["headers"] = [
+                (name, value)
+                for name, value in message.get("headers", [])
+                if not name.lower().startswith(b"access-control-")
+            ]
+        await send(message)
+
+    return send_without_cors
 
 
 def _target(scope: dict[str, Any]) -> tuple[str, str, str | None] | None:

@@ -7,18 +7,24 @@ botocore's, built for signing any request, cost half of a `post_to_connection` (
 the steps below are those of AWS's "Create a signed AWS API request" guide and are checked
 against botocore-signed requests by the tests.
 
-Accepted keys: the key pair in local_aws's own environment (`AWS_ACCESS_KEY_ID` /
-`AWS_SECRET_ACCESS_KEY`, by default `testing` / `testing`, the usual local convention) and
-every access key created in local_aws's IAM (`iam.create_access_key`).
+What is checked, as AWS does: the signature over the request as it arrived, with the body's
+hash computed here (a supplied `x-amz-content-sha256` is never trusted, so a replayed
+signature cannot carry a new body); the time of signing within 5 minutes of now (the window
+execute-api reports in its "Signature expired" messages; most other services allow 15); the
+credential scope's date, service (`execute-api`) and region (the API's).
+
+Accepted keys: `testing` / `testing`, the usual local convention, whatever keys the
+environment holds (a learner with real keys exported still reaches local_aws the same way),
+and every access key created in local_aws's IAM (`iam.create_access_key`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from urllib.parse import quote
 
@@ -54,10 +60,14 @@ BAD_SIGNATURE = Refusal(
 )
 
 
+LOCAL_KEY = ("testing", "testing")
+SKEW = timedelta(minutes=5)
+
+
 def secret_for(access_key: str) -> str | None:
     """The secret of an accepted access key, or None."""
-    if access_key == os.environ.get("AWS_ACCESS_KEY_ID", "testing"):
-        return os.environ.get("AWS_SECRET_ACCESS_KEY", "testing")
+    if access_key == LOCAL_KEY[0]:
+        return LOCAL_KEY[1]
     from moto.iam.models import iam_backends
 
     for account_backends in list(iam_backends.values()):
@@ -69,13 +79,55 @@ def secret_for(access_key: str) -> str | None:
     return None
 
 
+def _invalid(message: str) -> Refusal:
+    return Refusal(403, "InvalidSignatureException", message)
+
+
+def _scope_refusal(
+    date: str, region: str, service: str, amz_date: str, now: datetime, api_region: str | None
+) -> Refusal | None:
+    """Why the credential scope or the time of signing is wrong, in AWS's words, or None."""
+    try:
+        signed_at = datetime.strptime(amz_date, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return _invalid(f"Date must be in ISO-8601 'basic format'. Got '{amz_date}'.")
+    if date != amz_date[:8]:
+        return _invalid(
+            "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date "
+            f"from HTTP: '{date}' != '{amz_date[:8]}', from '{amz_date}'."
+        )
+    stamp = now.strftime("%Y%m%dT%H%M%SZ")
+    if signed_at < now - SKEW:
+        earliest = (now - SKEW).strftime("%Y%m%dT%H%M%SZ")
+        return _invalid(
+            f"Signature expired: {amz_date} is now earlier than {earliest} ({stamp} - 5 min.)"
+        )
+    if signed_at > now + SKEW:
+        latest = (now + SKEW).strftime("%Y%m%dT%H%M%SZ")
+        return _invalid(
+            f"Signature not yet current: {amz_date} is still later than {latest} ({stamp} + 5 min.)"
+        )
+    if service != "execute-api":
+        return _invalid("Credential should be scoped to correct service: 'execute-api'. ")
+    if api_region is not None and region != api_region:
+        return _invalid(f"Credential should be scoped to a valid region, not '{region}'. ")
+    return None
+
+
 def check(
-    method: str, raw_path: str, query: str, headers: dict[str, str], body: bytes
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    *,
+    region: str | None = None,
+    now: datetime | None = None,
 ) -> Refusal | None:
     """None if the request is correctly signed with an accepted key, else why not.
 
     `raw_path` and `query` are as they arrived (still percent-encoded); `headers` maps
-    lower-case names to values.
+    lower-case names to values; `region` is the API's (None: any region); `now` is for tests.
     """
     match = _AUTHORIZATION.match(headers.get("authorization", ""))
     amz_date = headers.get("x-amz-date")
@@ -84,6 +136,16 @@ def check(
     secret = secret_for(match["key"])
     if secret is None:
         return UNKNOWN_KEY
+    refusal = _scope_refusal(
+        match["date"],
+        match["region"],
+        match["service"],
+        amz_date,
+        now or datetime.now(UTC),
+        region,
+    )
+    if refusal is not None:
+        return refusal
     signed_names = match["signed"].split(";")
     canonical_request = "\n".join(
         [
@@ -92,7 +154,7 @@ def check(
             _canonical_query(query),
             "".join(f"{name}:{' '.join(headers.get(name, '').split())}\n" for name in signed_names),
             match["signed"],
-            headers.get("x-amz-content-sha256") or hashlib.sha256(body).hexdigest(),
+            hashlib.sha256(body).hexdigest(),
         ]
     )
     scope = f"{match['date']}/{match['region']}/{match['service']}/aws4_request"

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,29 +25,40 @@ def free_port() -> int:
 
 
 class LocalAwsProcess:
-    """A local_aws subprocess; `endpoint_url` is what boto3 talks to."""
+    """A local_aws subprocess; `endpoint_url` is what boto3 talks to.
 
-    def __init__(self, *extra_args: str) -> None:
+    Its output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server
+    (possibly while it holds moto's lock). `log()` reads what it wrote so far.
+    """
+
+    def __init__(self, *extra_args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.endpoint_url = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "local_aws", "--port", str(self.port), *extra_args],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+        self.log_path = Path(tempfile.mkstemp(prefix="local_aws-", suffix=".log")[1])
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "local_aws", "--port", str(self.port), *extra_args],
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+            )
         self.ready_line = self._wait_until_ready()
+
+    def log(self) -> str:
+        """Everything local_aws has printed so far."""
+        return self.log_path.read_text(errors="replace")
 
     def _wait_until_ready(self, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
-        assert self.process.stdout is not None
         while time.monotonic() < deadline:
-            line = self.process.stdout.readline()
-            if not line and self.process.poll() is not None:
-                raise RuntimeError(f"local_aws exited with {self.process.returncode}")
-            if "ready" in line:
-                return line.strip()
+            ready = [line for line in self.log().splitlines() if "ready" in line]
+            if ready:
+                return ready[0].strip()
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                raise RuntimeError(f"local_aws exited with {code}:\n{self.log()}")
+            time.sleep(0.05)
         raise RuntimeError("local_aws did not become ready")
 
     def client(self, service: str, **kwargs: object):
@@ -64,8 +76,7 @@ class LocalAwsProcess:
         try:
             return self.process.wait(timeout=15)
         finally:
-            if self.process.stdout:
-                self.process.stdout.close()
+            self.log_path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")

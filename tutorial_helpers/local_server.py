@@ -7,11 +7,11 @@ process id in a pid file; `stop_local_aws_if_we_started_it` stops that process a
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -23,15 +23,29 @@ from tutorial_helpers.target import Target, describe, select_target
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 READY_LINE = "local_aws ready on"
+HEALTH_PATH = "/_local_aws/health"
+
+
+def running_pid(endpoint_url: str, timeout: float = 1.0) -> int | None:
+    """The process id of the local_aws answering on `endpoint_url`, or None if none answers.
+
+    local_aws's health check (`/_local_aws/health`) names its process id, so a pid file can be
+    checked against the process that really serves the port.
+    """
+    try:
+        with urllib.request.urlopen(f"{endpoint_url}{HEALTH_PATH}", timeout=timeout) as response:
+            health = json.loads(response.read())
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    if not isinstance(health, dict) or health.get("service") != "local_aws":
+        return None
+    pid = health.get("pid")
+    return pid if isinstance(pid, int) else None
 
 
 def is_running(endpoint_url: str, timeout: float = 1.0) -> bool:
-    """True if local_aws answers on `endpoint_url` (its `/moto-api/` page returns 200)."""
-    try:
-        with urllib.request.urlopen(f"{endpoint_url}/moto-api/", timeout=timeout) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+    """True if local_aws answers its health check on `endpoint_url`."""
+    return running_pid(endpoint_url, timeout) is not None
 
 
 def port_of(endpoint_url: str) -> int:
@@ -43,13 +57,14 @@ def port_of(endpoint_url: str) -> int:
 
 
 def pid_file(port: int) -> Path:
-    """Where the pid of a local_aws started by these helpers is written."""
-    return Path(tempfile.gettempdir()) / f"tutorial_helpers-local_aws-{port}.pid"
+    """Where the pid of a local_aws started by these helpers is written: in this clone, so
+    another user's or another clone's notebooks never stop it."""
+    return REPOSITORY / f".local_aws-notebook-{port}.pid"
 
 
 def log_file(port: int) -> Path:
     """Where that local_aws writes its output (its log, for when something goes wrong)."""
-    return Path(tempfile.gettempdir()) / f"tutorial_helpers-local_aws-{port}.log"
+    return REPOSITORY / f".local_aws-notebook-{port}.log"
 
 
 def start_local_aws(
@@ -102,25 +117,77 @@ def ensure_local_aws(target: Target) -> str:
 def stop_local_aws_if_we_started_it(target: Target, timeout: float = 15.0) -> str:
     """Stop the local_aws that `ensure_local_aws` started (found by its pid file), else nothing.
 
-    Returns a sentence saying what happened.
+    Returns a sentence saying what really happened.
     """
     if not target.is_local:
         return "Target is AWS: no local_aws to stop."
     assert target.endpoint_url is not None
-    path = pid_file(port_of(target.endpoint_url))
-    if not path.exists():
+    port = port_of(target.endpoint_url)
+    if not pid_file(port).exists():
         return "local_aws was not started by a notebook: it keeps running."
-    pid = int(path.read_text().strip())
-    path.unlink()
+    message = stop_by_pid_file(pid_file(port), target.endpoint_url, timeout)
+    if not pid_file(port).exists():  # it is gone: its log is of no more use
+        log_file(port).unlink(missing_ok=True)
+    return message
+
+
+def stop_by_pid_file(path: Path, endpoint_url: str, timeout: float = 15.0) -> str:
+    """Stop the local_aws whose pid `path` holds; say what happened, truthfully.
+
+    The pid is signalled only if that process is a local_aws (its command line says so), so a
+    stale pid file never stops an unrelated process that reuses the number. SIGTERM first (a
+    clean shutdown), SIGKILL if it is still there after `timeout`. The pid file is removed
+    once the process is gone.
+    """
     try:
-        os.kill(pid, signal.SIGTERM)  # local_aws shuts down cleanly on SIGTERM
-    except ProcessLookupError:
-        return "local_aws had already stopped."
+        pid = int(path.read_text().strip())
+    except (OSError, ValueError):
+        path.unlink(missing_ok=True)
+        return f"No usable pid in {path.name}: nothing stopped."
+    if not _alive(pid) or not _is_local_aws(pid):
+        path.unlink(missing_ok=True)
+        return f"local_aws (pid {pid}) had already stopped."
+    os.kill(pid, signal.SIGTERM)  # local_aws shuts down cleanly on SIGTERM
+    if not _wait_until_gone(pid, timeout):
+        os.kill(pid, signal.SIGKILL)
+        if not _wait_until_gone(pid, 5.0):
+            return f"local_aws (pid {pid}) did not stop, even on SIGKILL: stop it by hand."
+        path.unlink(missing_ok=True)
+        return f"Killed local_aws on {endpoint_url} (pid {pid}): it did not stop on SIGTERM."
+    path.unlink(missing_ok=True)
+    return f"Stopped local_aws on {endpoint_url}."
+
+
+def _alive(pid: int) -> bool:
+    """True if the process exists and is not a zombie waiting to be reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return state not in ("Z", "X")
+
+
+def _is_local_aws(pid: int) -> bool:
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True  # no /proc (macOS): trust the pid file, which only these helpers write
+    return b"local_aws" in command
+
+
+def _wait_until_gone(pid: int, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and is_running(target.endpoint_url, timeout=0.5):
-        time.sleep(0.2)
-    log_file(port_of(target.endpoint_url)).unlink(missing_ok=True)
-    return f"Stopped local_aws on {target.endpoint_url}."
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 15.0) -> int:
@@ -142,3 +209,21 @@ def start_workshop() -> Target:
     print(describe(target))
     print(ensure_local_aws(target))
     return target
+
+
+def main() -> None:
+    """`python -m tutorial_helpers.local_server stop PID_FILE ENDPOINT_URL`: `make stop`."""
+    if len(sys.argv) != 4 or sys.argv[1] != "stop":
+        raise SystemExit("usage: python -m tutorial_helpers.local_server stop PID_FILE ENDPOINT")
+    path = Path(sys.argv[2])
+    if not path.exists():
+        print(f"No {path.name}: no local_aws started by make to stop.")
+        return
+    message = stop_by_pid_file(path, sys.argv[3])
+    print(message)
+    if path.exists():
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import time
 
 import pytest
@@ -15,6 +17,7 @@ from tutorial_helpers.local_server import (
     pid_file,
     port_of,
     start_local_aws,
+    stop_by_pid_file,
     stop_local_aws_if_we_started_it,
     stop_process,
 )
@@ -86,3 +89,40 @@ def test_a_port_in_use_is_reported_with_the_log_and_the_fix(tmp_path) -> None:
 def test_stop_process_returns_the_exit_code(tmp_path) -> None:
     process = start_local_aws(free_port(), log_path=tmp_path / "local_aws.log")
     assert stop_process(process) == 0
+
+
+def test_a_stale_pid_file_never_stops_an_unrelated_process(tmp_path) -> None:
+    """A pid reused by another program is left alone, and the pid file goes."""
+    unrelated = subprocess.Popen(["sleep", "30"])
+    try:
+        path = tmp_path / "stale.pid"
+        path.write_text(str(unrelated.pid))
+        message = stop_by_pid_file(path, "http://127.0.0.1:1")
+        assert message == f"local_aws (pid {unrelated.pid}) had already stopped."
+        assert unrelated.poll() is None
+        assert not path.exists()
+    finally:
+        unrelated.kill()
+        unrelated.wait()
+
+
+def test_stop_reports_the_truth_when_sigterm_is_ignored(tmp_path) -> None:
+    """A local_aws that ignores SIGTERM is killed, and the message says so."""
+    stubborn = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+            "local_aws",
+        ]
+    )
+    try:
+        time.sleep(0.3)
+        path = tmp_path / "stubborn.pid"
+        path.write_text(str(stubborn.pid))
+        message = stop_by_pid_file(path, "http://127.0.0.1:1", timeout=0.5)
+        assert message.startswith("Killed local_aws") and "did not stop on SIGTERM" in message
+        assert stubborn.wait(timeout=5) == -9
+        assert not path.exists()
+    finally:
+        stubborn.kill()
