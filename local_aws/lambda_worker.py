@@ -14,19 +14,36 @@ It talks to local_aws over its stdin/stdout with frames::
     local_aws -> worker   b"I" invoke  {"id", "timeout_ms", "event"}
     worker -> local_aws   b"R" ready   (empty)              once, after init
                           b"L" log     text the function printed or logged
+                          b"T" truncated (empty)            output past the limit was dropped
                           b"D" done    {"id", "duration_ms", "max_memory_mb", "payload" or "error"}
 
 The function's prints must never corrupt those frames, so the worker keeps private copies
 of the two pipes and points file descriptor 1 at stderr; ``sys.stdout``, ``sys.stderr`` and
 the root logger all write log frames instead. It imports nothing from local_aws.
+
+Limits, so that a function cannot hang, bloat or outlive local_aws:
+
+- at most OUTPUT_LIMIT_BYTES of log frames per invocation (and per init); the rest is
+  dropped here, before it costs local_aws anything, and a "truncated" frame says so;
+- an address-space limit (RLIMIT_AS) of MemorySize + ADDRESS_SPACE_HEADROOM_MB: an
+  allocation past it raises MemoryError, reported as AWS's Runtime.OutOfMemory;
+- the worker dies with local_aws: PR_SET_PDEATHSIG on Linux, and a watchdog thread that
+  kills the worker's whole process group (its own children too) once its parent is gone.
+
+``python lambda_worker.py --reaper <code root>`` is a second program: the one watchdog
+process of a local_aws, which kills the process groups it is told about and removes the
+unpacked code once local_aws has exited, however it exited (SIGKILL included).
 """
 
+import contextlib
 import importlib
 import io
 import json
 import logging
 import os
 import re
+import shutil
+import signal
 import struct
 import sys
 import threading
@@ -40,6 +57,13 @@ except ImportError:
     resource = None
 
 FRAME = struct.Struct(">Ic")
+OUTPUT_LIMIT_BYTES = 256 * 1024  # same value as local_aws's lambda_runtime.OUTPUT_LIMIT_BYTES
+# The interpreter, its shared libraries, thread stacks and malloc arenas take address space
+# that is not memory in use: 512 MB on top of MemorySize leaves room for them (an idle worker
+# with boto3 imported maps ~55 MB, ~190 MB with 8 threads), while 1 GB past MemorySize fails.
+ADDRESS_SPACE_HEADROOM_MB = 512
+WATCHDOG_SECONDS = 0.2
+_PR_SET_PDEATHSIG = 1
 _request_id = ""  # the invocation in progress, for the log format
 
 
@@ -75,13 +99,29 @@ class LogWriter(io.RawIOBase):
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
+        self._room = OUTPUT_LIMIT_BYTES  # bytes this invocation may still send
+        self.truncated = False
 
     def writable(self) -> bool:
         return True
 
     def write(self, data) -> int:
-        self._channel.send(b"L", bytes(data))
-        return len(data)
+        size = len(data)
+        if size > self._room:
+            # Past the limit, output is dropped here: a printing loop must not flood the pipe.
+            data = memoryview(data)[: self._room]
+        if len(data):
+            self._room -= len(data)
+            self._channel.send(b"L", bytes(data))
+        if size > len(data) and not self.truncated:
+            self.truncated = True
+            self._channel.send(b"T", b"")  # local_aws adds a line saying so
+        return size
+
+    def reset(self) -> None:
+        """A new invocation: a new output allowance."""
+        self._room = OUTPUT_LIMIT_BYTES
+        self.truncated = False
 
     def fileno(self) -> int:
         # Code that needs a real descriptor (faulthandler, subprocess) gets stderr, whose
@@ -205,6 +245,14 @@ def max_memory_mb() -> int:
     return peak // (1 << 20) if sys.platform == "darwin" else peak // 1024  # bytes vs KiB
 
 
+def out_of_memory(request_id: str) -> dict:
+    """The error AWS returns when a function goes past its MemorySize."""
+    return {
+        "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
+        "errorType": "Runtime.OutOfMemory",
+    }
+
+
 def invoke(handler, request: dict, logs: io.TextIOBase) -> bytes:
     """Run one invocation; return the body of its "done" frame."""
     global _request_id
@@ -216,6 +264,12 @@ def invoke(handler, request: dict, logs: io.TextIOBase) -> bytes:
         payload = handler(request["event"], context)
     except Fault as fault:
         error = fault.error
+    except MemoryError:
+        # Not the function's error but the platform's: local_aws stops this worker, and the
+        # memory is free again once the exception is gone, so the frame can still be sent.
+        logs.flush()
+        done = {"id": request_id, "duration_ms": (time.perf_counter() - started) * 1000}
+        return to_json({**done, "max_memory_mb": 0, "error": out_of_memory(request_id)}).encode()
     except Exception as exc:
         error = {
             "errorMessage": str(exc),
@@ -288,10 +342,75 @@ class BotocoreHookInstaller:
         return spec
 
 
+def limit_memory() -> None:
+    """Cap the address space at MemorySize plus the interpreter's headroom."""
+    if resource is None or not hasattr(resource, "RLIMIT_AS"):
+        return
+    memory_mb = int(os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"))
+    limit = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) << 20
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    with contextlib.suppress(ValueError, OSError):  # a stricter limit is already in place
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this worker, and everything it started, when local_aws ends (even by SIGKILL)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        # The kernel kills this process at once when local_aws dies; the reaper process of
+        # local_aws then kills the rest of the group (the function's own children).
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    threading.Thread(target=watch_parent, args=(parent_pid,), daemon=True).start()
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Kill this worker's process group once its parent is gone (reparented: a new ppid)."""
+    while os.getppid() == parent_pid:
+        time.sleep(WATCHDOG_SECONDS)
+    kill_group()
+
+
+def kill_group() -> None:
+    """SIGKILL this worker's process group: the worker and every child it did not detach."""
+    try:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+    except OSError:
+        os._exit(1)
+
+
+def reap(code_root: str) -> None:
+    """The reaper: track "+pgid" / "-pgid" lines until local_aws exits, then clean up."""
+    groups: set[int] = set()
+    for line in sys.stdin.buffer:  # ends when local_aws closes the pipe or dies
+        try:
+            sign, pgid = line[:1], int(line[1:])
+        except ValueError:
+            continue
+        if sign == b"+":
+            groups.add(pgid)
+        else:
+            groups.discard(pgid)
+    for pgid in groups:
+        with contextlib.suppress(OSError):  # that group is gone already
+            os.killpg(pgid, signal.SIGKILL)
+    shutil.rmtree(code_root, ignore_errors=True)
+
+
 def main() -> None:
+    if len(sys.argv) > 2 and sys.argv[1] == "--reaper":
+        reap(sys.argv[2])
+        return
+    if len(sys.argv) > 2:
+        die_with_parent(int(sys.argv[2]))
+    limit_memory()
     channel = Channel()
+    writer = LogWriter(channel)
     logs = io.TextIOWrapper(
-        io.BufferedWriter(LogWriter(channel)),
+        io.BufferedWriter(writer),
         encoding="utf-8",
         errors="backslashreplace",
         line_buffering=True,
@@ -323,7 +442,11 @@ def main() -> None:
     channel.send(b"R", b"")
 
     while (request := channel.receive()) is not None:
+        writer.reset()
         channel.send(b"D", invoke(handler, request, logs))
+    # Stopped by local_aws: the function's background processes go with this environment.
+    logs.flush()
+    kill_group()
 
 
 if __name__ == "__main__":

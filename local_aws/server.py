@@ -28,7 +28,7 @@ from local_aws.connections import Registry
 from local_aws.deployments import registry
 from local_aws.gateway import Gateway, GatewayProtocol
 from local_aws.integrations import Integrations
-from local_aws.lambda_runtime import LambdaRuntime
+from local_aws.lambda_runtime import LambdaRuntime, moto_function_is_current
 
 logger = logging.getLogger("local_aws")
 
@@ -62,7 +62,9 @@ class LocalAws:
         cloudformation.register()
         self.connections = Registry()
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="integration")
-        self.runtime = LambdaRuntime(lambda_environment(settings.current()))
+        self.runtime = LambdaRuntime(
+            lambda_environment(settings.current()), is_current=moto_function_is_current
+        )
         self.gateway = Gateway(Integrations(self.runtime, self.executor), self.connections)
         self.moto = WSGIMiddleware(services.wsgi_app(), workers=8)
         self._sweeper: asyncio.Task[None] | None = None

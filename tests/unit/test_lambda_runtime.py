@@ -597,3 +597,118 @@ def test_sequential_invokes_per_second() -> None:
 
     rate, cpu_us = run(scenario)
     print(f"\n{rate:.0f} sequential invokes/s, {cpu_us:.0f} us of parent CPU per invoke")
+
+
+def test_output_is_capped_per_invocation() -> None:
+    code = """
+    import os
+    def handler(event, context):
+        if event == "fd":  # straight to the file descriptor, as a subprocess would write
+            for _ in range(200):
+                os.write(2, b"y" * 8192)
+        else:
+            for _ in range(100_000):
+                print("x" * 20)
+        return "done"
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> list[InvocationResult]:
+        fn = function(code)
+        return [await runtime.invoke(fn, kind) for kind in ("print", "fd", "print")]
+
+    for result in run(scenario):
+        assert assert_ok(result) == "done"
+        assert lambda_runtime.TRUNCATED_LINE in result.logs
+        assert len(result.logs) < lambda_runtime.OUTPUT_LIMIT_BYTES + 2000
+
+
+def test_packages_over_250_mb_unzipped_or_leaving_their_directory_are_refused() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.py", ECHO)
+        with archive.open("pad.bin", "w", force_zip64=True) as entry:
+            for _ in range(251):
+                entry.write(bytes(1 << 20))
+    with pytest.raises(ValueError, match="Unzipped size must be smaller than 262144000 bytes"):
+        lambda_runtime.check_package(buffer.getvalue())
+    for name in ("../up.py", "/abs.py", "a/../../up.py"):
+        escaping = io.BytesIO()
+        with zipfile.ZipFile(escaping, "w") as archive:
+            archive.writestr(name, "x")
+        with pytest.raises(ValueError, match="bad path"):
+            lambda_runtime.check_package(escaping.getvalue())
+    bomb = function(ECHO)
+    bomb = dataclasses.replace(bomb, code_zip=buffer.getvalue(), code_sha256="bomb")
+
+    async def scenario(runtime: LambdaRuntime) -> InvocationResult:
+        return await runtime.invoke(bomb, {})
+
+    result = run(scenario)
+    assert result.error["errorType"] == "Runtime.Unknown"
+    assert "Unzipped size must be smaller" in result.error["errorMessage"]
+
+
+def test_memory_size_is_an_address_space_limit() -> None:
+    code = """
+    import os
+    def handler(event, context):
+        if event:
+            return len(bytearray(event << 20))
+        return os.getpid()
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = dataclasses.replace(function(code), memory_mb=128)
+        pid = assert_ok(await runtime.invoke(fn, 0))
+        assert assert_ok(await runtime.invoke(fn, 64)) == 64 << 20  # within MemorySize
+        result = await runtime.invoke(fn, 1024, request_id="oom")
+        assert result.error == {
+            "errorMessage": "RequestId: oom Error: Runtime exited with error: signal: killed",
+            "errorType": "Runtime.OutOfMemory",
+        }
+        assert "Runtime.OutOfMemory" in result.logs
+        assert "Max Memory Used: 128 MB" in result.logs
+        assert await wait_until_gone(pid)
+        assert assert_ok(await runtime.invoke(fn, 0)) != pid
+
+    run(scenario)
+
+
+def test_a_timeout_kills_the_processes_the_function_started() -> None:
+    code = """
+    import subprocess, time
+    children = []
+    def handler(event, context):
+        children.append(subprocess.Popen(["sleep", "1000"]).pid)
+        if event == "hang":
+            time.sleep(30)
+        return children
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = function(code, timeout=0.5)
+        [child] = assert_ok(await runtime.invoke(fn, "start"))
+        assert not await wait_until_gone(child, 0.1)  # lives on while its worker is warm
+        assert (await runtime.invoke(fn, "hang")).timed_out
+        assert await wait_until_gone(child)
+
+    run(scenario)
+
+
+def test_workers_of_functions_no_longer_current_are_stopped() -> None:
+    current = {"fn": True}
+
+    async def main() -> None:
+        runtime = LambdaRuntime({}, is_current=lambda f: current[f.name])
+        try:
+            fn = function("import os\ndef handler(e, c):\n    return os.getpid()\n")
+            pid = assert_ok(await runtime.invoke(fn, {}))
+            runtime.sweep()
+            assert not await wait_until_gone(pid, 0.2)
+            current["fn"] = False  # deleted
+            runtime.sweep()
+            assert await wait_until_gone(pid)
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
