@@ -5,22 +5,33 @@ moto deploys DynamoDB, IAM, Lambda and Logs resources itself, but has no models 
 local-aws-building-blocks.md §2). The classes below fill those gaps. Each subclasses
 `CloudFormationModel` directly, because moto finds models with `__subclasses__()`, and moto's
 model caches are cleared after they are defined so the parser sees them.
+
+`register()` also makes every template moto reads go through `local_aws.templates` (parsed as
+data, checked as AWS checks it before creating anything), and fixes two moto behaviours a
+workshop relies on: DescribeStacks listing every stack, and updating inline Lambda code.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
 import logging
+from collections.abc import Callable
 from typing import Any
 
+import moto.cloudformation.models as cloudformation_models
 import moto.cloudformation.parsing as parsing
+import moto.cloudformation.responses as cloudformation_responses
 from moto.apigatewayv2.models import apigatewayv2_backends
+from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
-from local_aws import settings
+from local_aws import settings, templates
 from local_aws.deployments import registry
 
 logger = logging.getLogger(__name__)
@@ -461,14 +472,20 @@ def unsupported_types(template: dict[str, Any]) -> list[str]:
     )
 
 
-def _parse_template_strictly(template: str) -> dict[str, Any]:
-    """moto's template parser, refusing resource types it would silently skip.
+def _parse_template_strictly(template: str | dict[str, Any]) -> dict[str, Any]:
+    """A template parsed safely and checked as AWS checks it, before anything is created.
 
-    moto logs a warning and reports CREATE_COMPLETE for a resource it cannot create; AWS
-    refuses a template with an unknown type before creating anything, and so does local_aws.
+    `templates.parse` reads the body as data only and refuses the template errors AWS
+    refuses at CreateStack. On top of that, resource types moto would silently skip are
+    refused: moto logs a warning and reports CREATE_COMPLETE for a resource it cannot create,
+    where AWS refuses a template with an unknown type.
     """
-    parsed = _moto_parse_template(template)
-    unsupported = unsupported_types(parsed) if isinstance(parsed, dict) else []
+    if isinstance(template, dict):  # moto's own placeholder ({}) for a change set's new stack
+        return template
+    if template is None:
+        raise ValidationError(message="Either Template URL or Template Body must be specified.")
+    parsed = templates.parse(template)
+    unsupported = unsupported_types(parsed)
     if unsupported:
         raise ValidationError(
             message="Template format error: Unrecognized resource types: "
@@ -478,8 +495,137 @@ def _parse_template_strictly(template: str) -> dict[str, Any]:
     return parsed
 
 
-_moto_parse_template = Stack.parse_template
+class _SafeYaml:
+    """Stands in for the `yaml` module inside moto's CloudFormation code.
+
+    moto calls `yaml.load(body, Loader=yaml.Loader)` (which builds arbitrary Python objects)
+    in four places: the stack's and the change set's parsers, GetTemplateSummary and
+    ValidateTemplate. Replacing the name those modules see sends every one of them, and any
+    such call a newer moto adds there, through the safe parser. moto's
+    `yaml.add_multi_constructor("", ...)` registered its tag handler on PyYAML's unsafe
+    loaders globally; here it does nothing, so moto no longer touches PyYAML's loaders.
+    """
+
+    Loader = templates.TemplateLoader
+
+    @staticmethod
+    def load(stream: str, Loader: Any = None) -> dict[str, Any]:  # noqa: N803 (yaml's name)
+        return _parse_template_strictly(stream)
+
+    @staticmethod
+    def add_multi_constructor(*args: Any, **kwargs: Any) -> None:
+        """moto's short-form tag handler is not needed: TemplateLoader knows the tags."""
+
+
+def _template_body_bounded(action: Callable[..., Any]) -> Callable[..., Any]:
+    """A request handler that first refuses a TemplateBody over AWS's 51,200-byte quota.
+
+    The quota belongs to the request parameter (a template read from S3 may be 1 MB, which
+    `templates.parse` enforces), so it is checked where the parameter is read.
+    """
+
+    @functools.wraps(action)
+    def handler(self: CloudFormationResponse) -> Any:
+        body = self._get_param("TemplateBody")
+        if body and len(body.encode("utf-8")) > templates.MAX_BODY_BYTES:
+            raise ValidationError(
+                message="1 validation error detected: Value at 'templateBody' failed to "
+                "satisfy constraint: Member must have length less than or equal to "
+                f"{templates.MAX_BODY_BYTES}"
+            )
+        return action(self)
+
+    return handler
+
+
+def _validate_template_safely(self: CloudFormationResponse) -> Any:
+    """moto's ValidateTemplate, but the body is parsed safely before cfn-lint reads it."""
+    body = self._get_param("TemplateBody")
+    url = self._get_param("TemplateURL")
+    _parse_template_strictly(self._get_stack_from_s3_url(url) if url else body)
+    return _moto_validate_template(self)
+
+
+def _update_stack_checked(
+    self: CloudFormationBackend, name: str, template: str, *args: Any, **kwargs: Any
+) -> Stack:
+    """moto's update_stack, refusing a bad template before the stack is touched.
+
+    moto records UPDATE_IN_PROGRESS and stores the new template text before it parses it.
+    """
+    _parse_template_strictly(template)
+    return _moto_update_stack(self, name, template, *args, **kwargs)
+
+
+def _create_change_set_checked(
+    self: CloudFormationBackend,
+    stack_name: str,
+    change_set_name: str,
+    template: str,
+    *args: Any,
+    **kwargs: Any,
+) -> tuple[str, str]:
+    """moto's create_change_set, refusing a bad template before anything is stored.
+
+    For a CREATE change set moto stores the new stack (REVIEW_IN_PROGRESS) before it parses
+    the template; a refused template would leave that stack behind.
+    """
+    _parse_template_strictly(template)
+    return _moto_create_change_set(self, stack_name, change_set_name, template, *args, **kwargs)
+
+
+def _outputs_or_none(self: Stack) -> list[dict[str, Any]] | None:
+    """A stack's outputs, or none if they cannot be resolved.
+
+    moto resolves outputs lazily, when DescribeStacks lists them: one stack whose output
+    refers to something gone would otherwise fail DescribeStacks for every stack.
+    """
+    try:
+        return _moto_outputs(self)
+    except Exception:
+        logger.warning("outputs of stack %s cannot be resolved", self.name, exc_info=True)
+        return None
+
+
+def _update_function_from_template(
+    cls: type[LambdaFunction],
+    original_resource: LambdaFunction,
+    new_resource_name: str,
+    cloudformation_json: dict[str, Any],
+    account_id: str,
+    region_name: str,
+) -> LambdaFunction:
+    """moto's Lambda update from a template, with inline `Code: {ZipFile: ...}` zipped first.
+
+    On create moto turns a template's inline source into a zip; on update it passes the
+    source on as if it were a base64 zip, so decoding fails (HTTP 500) or yields bytes that
+    are not a zip. The zip made here is the one create makes.
+    """
+    properties = cloudformation_json.get("Properties") or {}
+    code = properties.get("Code") or {}
+    if isinstance(code.get("ZipFile"), str):
+        archive = LambdaFunction._create_zipfile_from_plaintext_code(code["ZipFile"])
+        zipped = {**code, "ZipFile": base64.b64encode(archive).decode("ascii")}
+        cloudformation_json = {**cloudformation_json, "Properties": {**properties, "Code": zipped}}
+    return _moto_update_function.__func__(  # type: ignore[attr-defined]
+        cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name
+    )
+
+
+_moto_outputs = Stack.outputs.fget  # type: ignore[attr-defined]
 _moto_create_stack = CloudFormationBackend.create_stack
+_moto_update_stack = CloudFormationBackend.update_stack
+_moto_create_change_set = CloudFormationBackend.create_change_set
+_moto_validate_template = CloudFormationResponse.validate_template
+_moto_update_function = LambdaFunction.__dict__["update_from_cloudformation_json"]
+_TEMPLATE_ACTIONS = (
+    "create_stack",
+    "update_stack",
+    "create_change_set",
+    "get_template_summary",
+    "create_stack_set",
+    "update_stack_set",
+)
 
 
 def _create_stack_or_roll_back(
@@ -521,12 +667,29 @@ def _create_stack_or_roll_back(
 
 
 def register() -> None:
-    """Make moto's CloudFormation parser see the models above (its lookups are cached)."""
+    """Make moto's CloudFormation see the models above and parse templates safely.
+
+    moto's model lookups are cached, so the caches are cleared.
+    """
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
     Stack.parse_template = staticmethod(_parse_template_strictly)  # type: ignore[method-assign]
+    Stack.outputs = property(_outputs_or_none)  # type: ignore[method-assign, assignment]
+    cloudformation_models.yaml = _SafeYaml  # type: ignore[assignment]
+    cloudformation_responses.yaml = _SafeYaml  # type: ignore[assignment]
     CloudFormationBackend.create_stack = _create_stack_or_roll_back  # type: ignore[method-assign]
+    CloudFormationBackend.update_stack = _update_stack_checked  # type: ignore[method-assign]
+    CloudFormationBackend.create_change_set = _create_change_set_checked  # type: ignore[method-assign]
+    for action in _TEMPLATE_ACTIONS:
+        original = CloudFormationResponse.__dict__[action]
+        setattr(CloudFormationResponse, action, _template_body_bounded(original))
+    CloudFormationResponse.validate_template = _template_body_bounded(  # type: ignore[method-assign]
+        _validate_template_safely
+    )
+    LambdaFunction.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign, assignment]
+        _update_function_from_template
+    )
 
 
 register()
