@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import string
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -119,6 +120,19 @@ class Registry:
         self._lock = threading.Lock()
         self._deployments: dict[tuple[str, str], DeployedApi] = {}  # (api_id, deployment_id)
         self._stages: dict[tuple[str, str], tuple[str, str, str | None, bool]] = {}
+        self._removal_listeners: list[Callable[[str, str | None], None]] = []
+
+    def on_removed(self, listener: Callable[[str, str | None], None]) -> None:
+        """Call `listener(api_id, stage)` after a stage, or a whole API (stage None), is gone.
+
+        Listeners are called on whatever thread deletes (a moto worker, holding moto's lock):
+        they must hand work over, never block.
+        """
+        self._removal_listeners.append(listener)
+
+    def _removed(self, api_id: str, stage: str | None) -> None:
+        for listener in list(self._removal_listeners):
+            listener(api_id, stage)
 
     def deploy(self, account_id: str, region: str, api_id: str) -> str:
         """Snapshot the API now; return the new deployment id."""
@@ -142,15 +156,19 @@ class Registry:
             self._stages[(api_id, stage)] = (account_id, region, deployment_id, auto_deploy)
 
     def remove_stage(self, api_id: str, stage: str) -> None:
+        """Stop serving the stage; its open connections are closed (listeners)."""
         with self._lock:
             self._stages.pop((api_id, stage), None)
+        self._removed(api_id, stage)
 
     def remove_api(self, api_id: str) -> None:
+        """Forget the API's stages and deployments; its open connections are closed."""
         with self._lock:
             for key in [key for key in self._stages if key[0] == api_id]:
                 del self._stages[key]
             for key in [key for key in self._deployments if key[0] == api_id]:
                 del self._deployments[key]
+        self._removed(api_id, None)
 
     def serves(self, api_id: str, stage: str) -> bool:
         """Whether `/{api_id}/{stage}` is deployed (cheap: no snapshot is built)."""

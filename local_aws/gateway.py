@@ -15,13 +15,14 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets import http11
 
 from local_aws import events, routing, settings
 from local_aws.connections import Connection, Registry
 from local_aws.deployments import DeployedApi, Route
-from local_aws.integrations import Integrations, Outcome
+from local_aws.integrations import Integrations, Outcome, reply_frame
 
 logger = logging.getLogger(__name__)
 
@@ -33,14 +34,58 @@ http11.MAX_LINE_LENGTH = 10 * 1024
 _DROPPED_HEADERS = {"connection", "upgrade"}
 GOING_AWAY = 1001  # idle timeout and maximum duration (observed on AWS, not documented)
 UNSUPPORTED_DATA = 1003  # binary frame (reference §3.7)
+ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame
 
 
 class GatewayProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol plus AWS's frame size quota.
+    """uvicorn's WebSocket protocol plus AWS's frame size quota and a write buffer bound.
 
     The message quota (128 KB) is the protocol's `max_size`; AWS also closes the connection
     with 1009 when one frame is larger than 32 KB (reference §3.7), which needs the frame.
+
+    Sending never waits for the client to read: what it has not read yet waits in the
+    transport's buffer, up to `max_buffered_bytes_per_connection`. Past that (a client that
+    floods pings and never reads the pongs, or never reads its replies and posts) the
+    connection is aborted and `$disconnect` gets 1008, rather than memory growing or a
+    `@connections` caller waiting for as long as the client stays.
     """
+
+    overflowed = False  # the client stopped reading and its connection was dropped
+
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        # asyncio calls pause_writing once the buffer holds more than `high` bytes.
+        transport.set_write_buffer_limits(high=settings.current().max_buffered_bytes_per_connection)
+
+    def pause_writing(self) -> None:
+        """The client left the whole write buffer unread: drop it (uvicorn would block)."""
+        if self.overflowed or self.disconnected:
+            return
+        self.overflowed = True
+        logger.info("dropping a client that does not read (%s)", self.client)
+        if self.handshake_complete:
+            reason = "Client does not read: write buffer limit exceeded"
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1008, "reason": reason})
+        # A close frame would only queue behind what the client is not reading.
+        self.transport.abort()
+
+    def resume_writing(self) -> None:
+        """Nothing waits for the buffer to drain (see pause_writing)."""
+
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if self.overflowed:  # this message did not fit: the caller learns it is gone
+            raise ClientDisconnected()
+
+    async def run_asgi(self) -> None:
+        await super().run_asgi()
+        # uvicorn ends with transport.close(), which waits until the client has read the
+        # rest of the buffer, for ever if it never reads: abort what is still open later.
+        self.loop.call_later(self.close_timeout + 1.0, self._abort_if_open)
+
+    def _abort_if_open(self) -> None:
+        if not self.disconnected:
+            self.transport.abort()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -103,7 +148,11 @@ class Gateway:
             )
             if protocol:
                 accept["subprotocol"] = protocol
-        await send(accept)
+        if not await _accept(send, accept):
+            # The client left after `$connect` succeeded (its handshake was dropped): the
+            # connection never opened, but `$connect` may have stored it, so undo that.
+            await self._disconnect(deployed, client, ABNORMAL_CLOSURE, "")
+            return
 
         closing: dict[str, Any] = {}
 
@@ -125,8 +174,13 @@ class Gateway:
         if we_close:
             with contextlib.suppress(Exception):  # the client may already be gone
                 await send({"type": "websocket.close", "code": code, "reason": reason})
-        if closing:  # closed through DELETE @connections
+        if closing:  # closed through DELETE @connections or by deleting the API or stage
             code, reason = closing["code"], closing["reason"]
+        await self._disconnect(deployed, client, code, reason)
+
+    async def _disconnect(
+        self, deployed: DeployedApi, client: events.Client, code: int, reason: str
+    ) -> None:
         disconnect = events.Request(
             client,
             "DISCONNECT",
@@ -166,8 +220,19 @@ class Gateway:
     async def _handle_message(
         self, deployed: DeployedApi, connection: Connection, text: str
     ) -> None:
-        client = connection.client
         request_id = events.new_id()
+        try:
+            await self._answer_message(deployed, connection, text, request_id)
+        except Exception:  # a failure must cost this message its answer, not the connection
+            client = connection.client
+            logger.exception("message %s on %s failed", request_id, client.connection_id)
+            frame = events.error_frame("Internal server error", client.connection_id, request_id)
+            await _send_quietly(connection, frame)
+
+    async def _answer_message(
+        self, deployed: DeployedApi, connection: Connection, text: str, request_id: str
+    ) -> None:
+        client = connection.client
         route_key = routing.select_route(
             deployed.route_selection_expression, routing.parse_body(text), deployed.routes
         )
@@ -193,7 +258,7 @@ class Gateway:
             frame = events.error_frame(outcome.error, client.connection_id, request_id)
             await _send_quietly(connection, frame)
         elif route.two_way and outcome.body is not None:
-            await _send_quietly(connection, outcome.body)
+            await _send_quietly(connection, reply_frame(outcome.body, request))
 
     async def _run_route(
         self, deployed: DeployedApi, route: Route | None, request: events.Request
@@ -201,6 +266,15 @@ class Gateway:
         if route is None or route.integration is None:
             return None
         return await self._integrations.run(deployed, route.integration, request)
+
+
+async def _accept(send: Any, accept: dict[str, Any]) -> bool:
+    """Send the 101; False if the client is already gone."""
+    try:
+        await send(accept)
+    except ClientDisconnected:
+        return False
+    return True
 
 
 async def _send_quietly(connection: Connection, text: str) -> None:

@@ -7,6 +7,7 @@ than a bare `ClientError('410')`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -55,8 +56,10 @@ async def handle(
             await _gone(send)
             return
         try:
+            # Returns at once: the frame waits in the connection's write buffer, and a client
+            # that leaves that buffer full is dropped (then this post is 410).
             await connection.send_text(data.decode("utf-8", errors="replace"))
-        except Exception:  # it closed while we were sending
+        except Exception:  # it closed while we were sending, or was dropped for not reading
             await _gone(send)
             return
         await _respond(send, 200)
@@ -78,7 +81,10 @@ async def handle(
         if connection is None:
             await _gone(send)
             return
-        await connection.close(DELETED_BY_BACKEND, "")
+        # Sending never waits for the client to read (gateway.GatewayProtocol), so this is
+        # quick; a client that is gone meanwhile is just as closed.
+        with contextlib.suppress(Exception):
+            await connection.close(DELETED_BY_BACKEND, "")
         await _respond(send, 204)
     else:
         await _error(send, 403, "ForbiddenException", "Forbidden")

@@ -220,21 +220,49 @@ async def _refuse_websocket(receive: Any, send: Any, status: int, body: bytes) -
 
 
 class _HttpProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, but a WebSocket upgrade keeps the header names' case.
+    """uvicorn's HTTP protocol, with bounds on slow clients and case-keeping upgrades.
 
-    uvicorn lower-cases header names and rebuilds the upgrade request from them; API Gateway
-    passes headers on to integrations as the client wrote them (reference §5.2).
+    - A request must arrive whole (head and body; for a WebSocket upgrade, the head) within
+      `handshake_timeout_seconds` of its first byte, or of the accept for the first request:
+      in total, so a client sending one byte at a time cannot hold a connection (slowloris).
+      Between requests uvicorn's `timeout_keep_alive` (5 s) closes an idle connection.
+    - Beyond `max_open_connections` a connection is answered 503 at once, so the process
+      keeps file descriptors for moto, Lambda workers and logs (AWS answers with throttling).
+    - uvicorn lower-cases header names and rebuilds the upgrade request from them; API
+      Gateway passes headers on to integrations as the client wrote them (reference §5.2).
     """
+
+    _request_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        limit = settings.current().max_open_connections
+        if limit is not None and len(self.connections) > limit:
+            transport.write(_SERVICE_UNAVAILABLE)
+            transport.close()
+            return
+        self._start_request_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_request_timer()
+        super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self.original_names: list[bytes] = []
+        self._start_request_timer()  # the next request on a keep-alive connection
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.original_names.append(name)
         super().on_header(name, value)
 
+    def on_message_complete(self) -> None:
+        self._stop_request_timer()
+        super().on_message_complete()
+
     def handle_websocket_upgrade(self) -> None:
+        # The client's part of the handshake is done; `$connect` has its own 29 s timeout.
+        self._stop_request_timer()
         lower_cased = self.scope["headers"]
         if len(lower_cased) == len(self.original_names):
             self.scope["headers"] = [
@@ -242,6 +270,33 @@ class _HttpProtocol(HttpToolsProtocol):
                 for name, (_, value) in zip(self.original_names, lower_cased, strict=True)
             ]
         super().handle_websocket_upgrade()
+
+    def _start_request_timer(self) -> None:
+        if self._request_timer is None:
+            timeout = settings.current().handshake_timeout_seconds
+            self._request_timer = self.loop.call_later(timeout, self._request_timed_out)
+
+    def _stop_request_timer(self) -> None:
+        if self._request_timer is not None:
+            self._request_timer.cancel()
+            self._request_timer = None
+
+    def _request_timed_out(self) -> None:
+        self._request_timer = None
+        if self.transport.is_closing():
+            return
+        if self.cycle is None or self.cycle.response_complete:  # no answer under way
+            self.transport.write(_REQUEST_TIMEOUT)
+        # abort, not close: close would wait for a client that does not read.
+        self.transport.abort()
+
+
+def _bare_response(status: str) -> bytes:
+    return f"HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
+
+
+_REQUEST_TIMEOUT = _bare_response("408 Request Timeout")
+_SERVICE_UNAVAILABLE = _bare_response("503 Service Unavailable")
 
 
 class _Server(uvicorn.Server):
@@ -260,14 +315,32 @@ class _Server(uvicorn.Server):
         self._captured_signals.clear()
 
 
+def _connection_budget() -> int | None:
+    """The file descriptor limit less a reserve of a quarter, at least 96 (160 of a laptop's
+    256): moto, logs and each Lambda worker's pipes need some. None if there is no limit."""
+    try:
+        import resource  # Unix only
+    except ImportError:
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    return max(16, min(soft * 3 // 4, soft - 96))
+
+
 def serve(port: int) -> None:
     """Serve until SIGINT or SIGTERM, on 127.0.0.1 only."""
     current = settings.configure(port=port)
+    if current.max_open_connections is None:
+        current = settings.configure(max_open_connections=_connection_budget())
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    app = LocalAws()
+    # Deleting an API or a stage (a moto worker thread) closes its clients (on the loop).
+    registry.on_removed(app.connections.close_deployed)
     config = uvicorn.Config(
-        LocalAws(),
+        app,
         host=settings.HOST,
         port=current.port,
         http=_HttpProtocol,

@@ -27,6 +27,12 @@ class Settings:
     dashboard: bool = False  # serve moto's /moto-api admin endpoints (same Host/Origin checks)
     # Bounds on what one client may hold (docs/security.md). AWS documents no handshake limit.
     handshake_timeout_seconds: float = 10.0  # a TCP connection must finish its handshake by then
+    # A client that does not read what it is sent (replies, pongs, @connections posts) is
+    # disconnected once this much waits in its write buffer, instead of growing memory.
+    max_buffered_bytes_per_connection: int = 1024 * 1024
+    # Open TCP connections beyond this are answered 503 at once (None: from the fd limit),
+    # so that moto, Lambda workers and log files keep file descriptors of their own.
+    max_open_connections: int | None = None
 
     @property
     def endpoint_url(self) -> str:
