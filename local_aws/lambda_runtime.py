@@ -215,7 +215,7 @@ class LambdaRuntime:
                 del self._pools[arn]
         in_use = {pool.function.code_sha256 for pool in self._pools.values()}
         for sha, task in list(self._code_dirs.items()):
-            if sha not in in_use and task.done() and not task.exception():
+            if sha not in in_use and task.done() and not task.cancelled() and not task.exception():
                 del self._code_dirs[sha]
                 # A busy worker of a retired pool keeps its open files; new ones unpack again.
                 asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, task.result(), True))
