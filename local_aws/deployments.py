@@ -17,6 +17,8 @@ from typing import Any
 
 from moto.apigatewayv2.models import apigatewayv2_backends
 
+from local_aws import services
+
 
 @dataclass(frozen=True)
 class IntegrationResponse:
@@ -123,14 +125,32 @@ class Registry:
         self._removal_listeners: list[Callable[[str, str | None], None]] = []
 
     def on_removed(self, listener: Callable[[str, str | None], None]) -> None:
-        """Call `listener(api_id, stage)` after a stage, or a whole API (stage None), is gone.
+        """Call `listener(api_id, stage)` once a stage, or a whole API (stage None), is gone.
 
-        Listeners are called on whatever thread deletes (a moto worker, holding moto's lock):
-        they must hand work over, never block.
+        Listeners are called on a thread of their own: they must hand work over to wherever
+        it belongs (the event loop) and return.
         """
         self._removal_listeners.append(listener)
 
     def _removed(self, api_id: str, stage: str | None) -> None:
+        if self._removal_listeners:
+            threading.Thread(
+                target=self._notify_when_settled, args=(api_id, stage), daemon=True
+            ).start()
+
+    def _notify_when_settled(self, api_id: str, stage: str | None) -> None:
+        # A stack update replaces a stage by deleting and re-creating it, within one moto
+        # request that holds moto's lock throughout: wait for that request to end, and tell
+        # only what is still gone (on AWS a stage update keeps its clients connected).
+        with services.LOCK:
+            pass
+        with self._lock:
+            if stage is None:
+                still_served = any(key[0] == api_id for key in self._stages)
+            else:
+                still_served = (api_id, stage) in self._stages
+        if still_served:
+            return
         for listener in list(self._removal_listeners):
             listener(api_id, stage)
 

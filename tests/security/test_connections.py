@@ -22,7 +22,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import LocalAwsProcess, deploy
+from tests.conftest import TEMPLATE, LocalAwsProcess, deploy
 from tests.fidelity.support import (
     connect,
     http_endpoint,
@@ -270,12 +270,27 @@ def test_posts_to_a_client_that_does_not_read_return_at_once_then_410(server, wo
 # ---------------------------------------------------------------- 4. deleting the stack
 
 
-def test_deleting_the_stack_closes_its_clients(server) -> None:
+def test_updating_the_stage_keeps_its_clients_deleting_the_stack_closes_them(server) -> None:
     outputs = deploy(server, "security-delete")
     clients = [connect(outputs["WebSocketURL"], timeout=5) for _ in range(20)]
     connection_ids = [whoami(ws) for ws in clients]
     assert item_count(server, outputs["SessionsTableName"]) == 20
-    server.client("cloudformation").delete_stack(StackName="security-delete")
+    cloudformation = server.client("cloudformation")
+    # An update replaces the stage here (delete, then create): not a reason to disconnect.
+    template = TEMPLATE.read_text()
+    stage_line = "      DeploymentId: !Ref Deployment\n"
+    assert stage_line in template
+    cloudformation.update_stack(
+        StackName="security-delete",
+        TemplateBody=template.replace(stage_line, stage_line + "      Description: v2\n"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    cloudformation.get_waiter("stack_update_complete").wait(
+        StackName="security-delete", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    time.sleep(0.5)  # a wrong close would be on its way by now
+    assert [whoami(ws) for ws in clients] == connection_ids
+    cloudformation.delete_stack(StackName="security-delete")
     started = time.monotonic()
     try:
         codes = [server_close(ws, timeout=5)[0] for ws in clients]
