@@ -254,6 +254,9 @@ def check_structure(template: Any) -> None:
     _check_count("outputs", template.get("Outputs") or {}, MAX_OUTPUTS)
     _check_count("parameters", template.get("Parameters") or {}, MAX_PARAMETERS)
     _check_count("mappings", template.get("Mappings") or {}, MAX_MAPPINGS)
+    for name in resources:
+        if not (isinstance(name, str) and name.isascii() and name.isalnum()):
+            raise refuse(f"Template format error: Resource name {name} is non alphanumeric.")
     for resource in resources.values():
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
             raise refuse(
@@ -261,6 +264,12 @@ def check_structure(template: Any) -> None:
             )
         if "Properties" in resource and not isinstance(resource["Properties"], dict):
             raise refuse("Template format error: Every Properties member must be an object.")
+        depends_on = resource.get("DependsOn", [])
+        names = depends_on if isinstance(depends_on, list) else [depends_on]
+        if not all(isinstance(name, str) for name in names):
+            raise refuse(
+                "Template format error: DependsOn must be a resource name or a list of them"
+            )
     for parameter in (template.get("Parameters") or {}).values():
         if not isinstance(parameter, dict) or "Type" not in parameter:
             raise refuse(
@@ -269,6 +278,9 @@ def check_structure(template: Any) -> None:
     for output in (template.get("Outputs") or {}).values():
         if not isinstance(output, dict) or "Value" not in output:
             raise refuse("Template format error: Every Outputs member must contain a Value object")
+    for entry in [*resources.values(), *(template.get("Outputs") or {}).values()]:
+        if not isinstance(entry.get("Condition", ""), str):
+            raise refuse("Template format error: a Condition member must be a condition name")
 
 
 def _check_count(kind: str, section: dict[str, Any], maximum: int) -> None:
@@ -316,7 +328,7 @@ def referenced_resources(value: Any, resources: dict[str, Any]) -> set[str]:
     """Resources a value depends on through Ref, Fn::GetAtt or Fn::Sub."""
     found: set[str] = set()
     for function, argument in intrinsics(value):
-        if function == "Ref" and argument in resources:
+        if function == "Ref" and isinstance(argument, str) and argument in resources:
             found.add(argument)
         elif function == "Fn::GetAtt":
             target = _get_att_target(argument)
@@ -331,15 +343,16 @@ def referenced_resources(value: Any, resources: dict[str, Any]) -> set[str]:
     return found
 
 
-def _get_att_target(argument: Any) -> Any:
+def _get_att_target(argument: Any) -> str | None:
+    """The resource of `Fn::GetAtt: A.B` or `Fn::GetAtt: [A, B]`; None if malformed."""
     if isinstance(argument, str):
         return argument.split(".", 1)[0]
-    if isinstance(argument, list) and argument:
+    if isinstance(argument, list) and argument and isinstance(argument[0], str):
         return argument[0]
     return None
 
 
-def _depends_on(resource: dict[str, Any]) -> list[Any]:
+def _depends_on(resource: dict[str, Any]) -> list[str]:
     depends_on = resource.get("DependsOn") or []
     return depends_on if isinstance(depends_on, list) else [depends_on]
 
@@ -370,7 +383,7 @@ def check_references(template: dict[str, Any]) -> None:
                     f"in the {block} block of the template"
                 )
             _check_conditions(entry, conditions, block)
-            missing = sorted({str(name) for name in _depends_on(entry) if name not in resources})
+            missing = sorted({name for name in _depends_on(entry) if name not in resources})
             missing += [name for name in _dangling(entry, names, resources) if name not in missing]
             if missing:
                 raise refuse(
@@ -383,7 +396,7 @@ def _check_conditions(value: Any, conditions: set[str], block: str) -> None:
     for function, argument in intrinsics(value):
         if function == "Fn::If":
             name = argument[0] if isinstance(argument, list) and argument else None
-            if name not in conditions:
+            if not isinstance(name, str) or name not in conditions:
                 raise refuse(f"Template error: unresolved condition dependency {name} in Fn::If")
         elif (
             function == "Condition"
@@ -401,10 +414,16 @@ def _dangling(value: Any, names: set[str], resources: dict[str, Any]) -> list[st
     """Names a value's Ref and Fn::Sub use that are not defined (GetAtt raises on its own)."""
     missing: list[str] = []
     for function, argument in intrinsics(value):
-        if function == "Ref" and isinstance(argument, str) and argument not in names:
+        if function == "Ref" and not isinstance(argument, str):
+            raise refuse("Template error: every Ref object must have a single String value.")
+        if function == "Ref" and argument not in names:
             missing.append(argument)
         elif function == "Fn::GetAtt":
             target = _get_att_target(argument)
+            if target is None:
+                raise refuse(
+                    "Template error: every Fn::GetAtt object requires two non-empty parameters"
+                )
             if target not in resources:
                 raise refuse(
                     f"Template error: instance of Fn::GetAtt references undefined resource {target}"

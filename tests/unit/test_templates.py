@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import pytest
@@ -207,6 +208,11 @@ def test_unknown_references_are_refused(value: str, missing: str) -> None:
     )
 
 
+def test_ref_of_a_list_is_refused() -> None:
+    body = "Resources:\n" + TOPIC.format(name="A") + "    Properties: {TopicName: !Ref [A]}\n"
+    assert refused(body) == "Template error: every Ref object must have a single String value."
+
+
 def test_unknown_get_att_is_refused_as_aws_does() -> None:
     body = "Resources:\n" + TOPIC.format(name="A") + "    Properties: {TopicName: !GetAtt B.Arn}\n"
     assert refused(body) == (
@@ -263,6 +269,55 @@ def test_conditions_may_not_reference_resources() -> None:
         "Template format error: Unresolved dependencies [A]. "
         "Cannot reference resources in the Conditions block of the template"
     )
+
+
+MALFORMED_ARGUMENTS = [
+    [],
+    {},
+    [1],
+    [{}],
+    {"a": 1},
+    1,
+    None,
+    "",
+    ["A", "B", "C"],
+    "${",
+    ["${X}", []],
+]
+
+
+@pytest.mark.parametrize("argument", MALFORMED_ARGUMENTS)
+@pytest.mark.parametrize("function", ["Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Condition"])
+def test_malformed_intrinsics_are_refused_not_crashed_on(function: str, argument: object) -> None:
+    # Anything but a ValidationError would be an HTTP 500 with Python's error text.
+    for place in ("Properties", "Output", "Condition"):
+        template: dict = {
+            "Conditions": {"C": {"Fn::Equals": ["a", "b"]}},
+            "Resources": {"A": {"Type": "AWS::SNS::Topic"}},
+        }
+        if place == "Properties":
+            template["Resources"]["A"]["Properties"] = {"X": {function: argument}}
+        elif place == "Output":
+            template["Outputs"] = {"O": {"Value": {function: argument}}}
+        else:
+            template["Conditions"]["D"] = {function: argument}
+        with contextlib.suppress(ValidationError):
+            templates.parse(json.dumps(template))
+
+
+@pytest.mark.parametrize("value", MALFORMED_ARGUMENTS)
+def test_malformed_depends_on_and_condition_are_refused(value: object) -> None:
+    for attribute in ("DependsOn", "Condition"):
+        resource = {"Type": "AWS::SNS::Topic", attribute: value}
+        with contextlib.suppress(ValidationError):
+            templates.parse(json.dumps({"Resources": {"A": resource}}))
+
+
+def test_resource_names_must_be_alphanumeric() -> None:
+    assert refused("Resources: {my-topic: {Type: AWS::SNS::Topic}}") == (
+        "Template format error: Resource name my-topic is non alphanumeric."
+    )
+    assert "non alphanumeric" in refused("Resources: {1: {Type: AWS::SNS::Topic}}")
 
 
 def test_in_cycles_keeps_only_what_cannot_be_ordered() -> None:
