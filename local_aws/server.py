@@ -285,6 +285,9 @@ class _HttpProtocol(HttpToolsProtocol):
         self._request_timer = None
         if self.transport.is_closing():
             return
+        if self.flow.read_paused:  # the app is behind with the body: not the client's delay
+            self._start_request_timer()
+            return
         if self.cycle is None or self.cycle.response_complete:  # no answer under way
             self.transport.write(_REQUEST_TIMEOUT)
         # abort, not close: close would wait for a client that does not read.
