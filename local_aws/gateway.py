@@ -22,7 +22,7 @@ from websockets import http11
 from local_aws import events, routing, settings
 from local_aws.connections import Connection, Registry
 from local_aws.deployments import DeployedApi, Route
-from local_aws.integrations import Integrations, Outcome
+from local_aws.integrations import Integrations, Outcome, reply_frame
 
 logger = logging.getLogger(__name__)
 
@@ -258,7 +258,7 @@ class Gateway:
             frame = events.error_frame(outcome.error, client.connection_id, request_id)
             await _send_quietly(connection, frame)
         elif route.two_way and outcome.body is not None:
-            await _send_quietly(connection, outcome.body)
+            await _send_quietly(connection, reply_frame(outcome.body, request))
 
     async def _run_route(
         self, deployed: DeployedApi, route: Route | None, request: events.Request

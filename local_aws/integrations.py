@@ -6,20 +6,26 @@
   worker (reference §5.2).
 
 The blocking parts (VTL, IAM, moto) run on a worker thread, never on the event loop: a Lambda
-that calls back into local_aws (e.g. `post_to_connection`) needs the loop to be free.
+that calls back into local_aws (e.g. `post_to_connection`) needs the loop to be free. Threads
+are few (the server has 8) and Python cannot stop one from outside, so each blocking call is
+bounded from inside (VTL: `vtl_limits`) and one API may hold only `THREADS_PER_API` of them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import Executor
+from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from local_aws import events, iam, lambda_logs, routing, services, vtl
+from local_aws import events, iam, lambda_logs, routing, services, settings, vtl
 from local_aws.deployments import DeployedApi, Integration, IntegrationResponse
 from local_aws.lambda_runtime import FunctionConfig, LambdaRuntime
 
@@ -27,6 +33,17 @@ logger = logging.getLogger(__name__)
 
 INTERNAL_SERVER_ERROR = "Internal server error"
 TIMED_OUT = "Endpoint request timed out"
+
+# At most this many of the server's integration threads work for one API at a time: a slow
+# or hostile integration then waits for its own API's threads (on the event loop, within its
+# timeout) and never for another API's, the TTL sweep's or the log writer's. Service calls
+# take moto's one lock anyway, so more threads per API would not make them faster.
+THREADS_PER_API = 2
+# DynamoDB's own limit on a table name: a longer one cannot exist, so it is not looked up
+# against the role's policies (wildcard matching costs grow with the name's length).
+_MAX_TABLE_NAME = 255
+
+T = TypeVar("T")
 
 _SERVICE_URI = re.compile(
     r"^arn:[\w-]+:apigateway:(?P<region>[\w-]+):(?P<service>[\w-]+):action/(?P<action>\w+)$"
@@ -57,6 +74,7 @@ class Integrations:
         self._runtime = runtime
         self._executor = executor
         self._logs = lambda_logs.LambdaLogs(executor)
+        self._threads: dict[str, asyncio.Semaphore] = {}
 
     async def run(
         self, deployed: DeployedApi, integration: Integration, request: events.Request
@@ -66,9 +84,8 @@ class Integrations:
             if integration.integration_type == "AWS_PROXY":
                 call = self._lambda_proxy(deployed, integration, request)
             elif integration.integration_type == "AWS":
-                loop = asyncio.get_running_loop()
-                call = loop.run_in_executor(
-                    self._executor, _call_service, deployed, integration, request
+                call = self._in_thread(
+                    deployed.api_id, _call_service, deployed, integration, request
                 )
             else:
                 logger.error(
@@ -85,6 +102,30 @@ class Integrations:
         except Exception:
             logger.exception("integration of route %s failed", request.route_key)
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
+
+    async def _in_thread(self, api_id: str, function: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call on one of this API's threads (waiting for one if it has none).
+
+        The thread counts as the API's until the call really ends, even if the caller stopped
+        waiting (timeout): the limit is on threads, not on waiting callers.
+        """
+        threads = self._threads.get(api_id)
+        if threads is None:
+            threads = self._threads[api_id] = asyncio.Semaphore(THREADS_PER_API)
+        await threads.acquire()
+        loop = asyncio.get_running_loop()
+        try:
+            future = self._executor.submit(function, *args)
+        except BaseException:
+            threads.release()
+            raise
+
+        def release(_: ThreadFuture[T]) -> None:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits now
+                loop.call_soon_threadsafe(threads.release)
+
+        future.add_done_callback(release)
+        return await asyncio.wrap_future(future)
 
     async def _lambda_proxy(
         self, deployed: DeployedApi, integration: Integration, request: events.Request
@@ -218,7 +259,9 @@ def _call_service(
         )
     selected = select_integration_response(integration.responses, status)
     if selected is not None:
-        response = _response_body(selected, request, deployed, status, response)
+        response = _response_body(
+            selected, request, deployed, status, response, integration.timeout_seconds
+        )
     return Outcome(status, body=response)
 
 
@@ -247,6 +290,7 @@ def _response_body(
     deployed: DeployedApi,
     status: int,
     response: str,
+    integration_timeout: float,
 ) -> str:
     """Apply the selected response template, if it has one; else pass the response through."""
     key = routing.static_key(selected.template_selection_expression) or "$default"
@@ -255,7 +299,11 @@ def _response_body(
         return response
     context = dict(events.request_context(request), status=status)
     return vtl.render(
-        template, context=context, body=response, stage_variables=deployed.stage_variables
+        template,
+        context=context,
+        body=response,
+        stage_variables=deployed.stage_variables,
+        time_limit=integration_timeout,
     )
 
 
@@ -286,6 +334,7 @@ def _request_body(
         body=request.body,
         params=params,
         stage_variables=deployed.stage_variables,
+        time_limit=integration.timeout_seconds,
     )
 
 
@@ -293,6 +342,35 @@ def _resource_arn(service: str, region: str, account_id: str, body: str) -> str:
     """The ARN the IAM check is made against (DynamoDB: the table named in the request)."""
     try:
         table = json.loads(body).get("TableName", "*")
-    except (ValueError, AttributeError):
+    except (ValueError, AttributeError, RecursionError):
         table = "*"
+    if not isinstance(table, str) or len(table) > _MAX_TABLE_NAME:
+        table = "*"  # no such table: the call fails in DynamoDB, not in a slow match
     return f"arn:aws:{service}:{region}:{account_id}:table/{table}"  # local_aws is partition aws
+
+
+def reply_frame(body: str, request: events.Request) -> str:
+    """What the client receives for a two-way route's response.
+
+    The body itself, unless it is over API Gateway's 128 KB message quota: such a response
+    cannot be delivered, so the client gets the `Internal server error` frame for this
+    message (its connection stays open) and the reason goes to local_aws's log.
+    """
+    limit = settings.current().message_limit_bytes
+    if len(body) * 4 <= limit:  # fast path: 4 bytes per character at most in UTF-8
+        return body
+    size = len(body.encode("utf-8", "surrogatepass"))
+    if size <= limit:
+        return body
+    logger.warning(
+        "route %s: the route response is %d bytes, over the %d-byte message quota; "
+        "not delivered to connection %s (request %s)",
+        request.route_key,
+        size,
+        limit,
+        request.client.connection_id,
+        request.request_id,
+    )
+    return events.error_frame(
+        INTERNAL_SERVER_ERROR, request.client.connection_id, request.request_id
+    )

@@ -23,18 +23,24 @@ NOT_JSON = object()  # marker for a message body that is not JSON
 
 
 def parse_body(text: str) -> Any:
-    """The message as JSON, or NOT_JSON."""
+    """The message as JSON, or NOT_JSON.
+
+    A body nested too deep to parse (``"[" * 1000``: RecursionError) is NOT_JSON too, so it
+    goes to `$default` like any body whose selection key is missing. AWS's answer for deep
+    nesting is not documented; this is local_aws's reading (docs/fidelity.md).
+    """
     try:
         return json.loads(text)
-    except ValueError:
+    except Exception:  # ValueError, RecursionError, MemoryError: all mean "not JSON" here
         return NOT_JSON
 
 
 def evaluate(expression: str, body: Any) -> str | None:
     """Evaluate a selection expression against a parsed body.
 
-    Returns None if the expression reads the body and the body is not JSON (the expression
-    "cannot be evaluated", so AWS falls back to `$default`). A JSON path that is not found
+    Returns None if the expression reads the body and the body is not JSON, or the selected
+    value is nested too deep to write out (the expression "cannot be evaluated", so AWS falls
+    back to `$default`). A JSON path that is not found
     gives "" (reference §3.2).
     """
 
@@ -48,7 +54,7 @@ def evaluate(expression: str, body: Any) -> str | None:
 
     try:
         return _VARIABLE.sub(substitute, expression)
-    except _CannotEvaluate:
+    except (_CannotEvaluate, RecursionError):  # e.g. a key whose value is nested 900 deep
         return None
 
 

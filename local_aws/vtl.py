@@ -25,6 +25,8 @@ from urllib.parse import quote_plus, unquote_plus
 
 import airspeed
 
+from local_aws import vtl_limits
+
 __all__ = ["TemplateError", "compile_template", "escape_javascript", "render"]
 
 
@@ -193,15 +195,29 @@ def _java_replacer(regex: str, replacement: str) -> Callable[[str, int], str]:
         literal = []
         parts.append(group)
     parts.append("".join(literal))
-    if len(parts) == 1:  # no group references: a literal (escaped for Python's re.sub)
-        literal_text = parts[0].replace("\\", "\\\\")
-        return lambda text, count: pattern.sub(literal_text, text, count=count)
 
-    def expand(m: re.Match[str]) -> str:
-        # A group that did not take part in the match inserts nothing (Java behaviour).
-        return "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+    def replace(text: str, count: int) -> str:
+        produced = len(text)
 
-    return lambda text, count: pattern.sub(expand, text, count=count)
+        def expand(m: re.Match[str]) -> str:
+            # A group that did not take part in the match inserts nothing (Java behaviour).
+            piece = "".join(p if isinstance(p, str) else (m.group(p) or "") for p in parts)
+            nonlocal produced
+            produced += len(piece)
+            vtl_limits.ensure(produced)  # `replaceAll("", $s)` would square the length
+            vtl_limits.check_time()  # one call can take seconds on a long string
+            return piece
+
+        return pattern.sub(expand, text, count=count)
+
+    return replace
+
+
+def _replace(text: str, old: str, new: str) -> str:
+    # The result's length is known before it is built: refuse it if it is too long.
+    matches = len(text) + 1 if not old else text.count(old)
+    vtl_limits.ensure(len(text) + matches * (len(new) - len(old)))
+    return text.replace(old, new)
 
 
 def _replace_all(text: str, regex: str, replacement: str) -> str:
@@ -267,7 +283,7 @@ _STRING_METHODS: dict[str, Callable[..., Any]] = {
     "isEmpty": lambda s: not s,
     "length": lambda s: len(_utf16(s)),
     "matches": lambda s, regex: _java_regex(regex).fullmatch(s) is not None,
-    "replace": lambda s, old, new: s.replace(old, new),
+    "replace": _replace,
     "replaceAll": _replace_all,
     "replaceFirst": _replace_first,
     "split": _split,
@@ -489,7 +505,7 @@ class _Input:
             try:
                 # An empty body reads as {} (API Gateway gives {} for $input.json('$')).
                 self._document = json.loads(self.body) if self.body.strip() else {}
-            except ValueError:
+            except (ValueError, RecursionError):  # nested too deep reads as not JSON
                 self._document = _NOT_JSON
         steps = _jsonpath_steps(path)
         if self._document is _NOT_JSON:
@@ -596,7 +612,20 @@ def _call_method(obj: Any, name: str, args: list[Any]) -> Any:
     """``$obj.name(args)``: only methods in the table are visible, never Python attributes."""
     methods = _ADDITIONAL_METHODS.get(type(obj)) or _methods_for(obj)
     method = methods.get(name) if methods else None
-    return None if method is None else method(obj, *args)
+    if method is None:
+        return None
+    if name not in _GROWING:
+        return method(obj, *args)
+    text = obj if isinstance(obj, str) else next((a for a in args if type(a) is str), "")
+    vtl_limits.ensure_growth(len(text))
+    return vtl_limits.check_value(method(obj, *args))
+
+
+# Methods whose result can be several times longer than their input: checked before the call
+# and counted after it. (The replace methods check their own results.)
+_GROWING = frozenset(
+    {"escapeJavaScript", "urlEncode", "base64Encode", "toUpperCase", "toLowerCase"}
+)
 
 
 def _index(value: Any, key: Any) -> Any:
@@ -805,6 +834,7 @@ def _install_patches() -> None:
         operators[word] = operators[symbol]
     airspeed.BinaryOperator.OPERATORS.update(operators)
     airspeed.UnaryOperatorValue.OPERATORS.update({"!": _not, "not": _not})
+    vtl_limits.install()
 
 
 _install_patches()
@@ -854,13 +884,15 @@ def render(
     body: str | None = None,
     params: Mapping[str, Mapping[str, str]] | None = None,
     stage_variables: Mapping[str, str] | None = None,
+    time_limit: float = vtl_limits.RENDER_SECONDS,
 ) -> str:
     """Render a mapping template as API Gateway does.
 
     The template sees ``$context`` (``context``, nested mappings allowed), ``$input``
     (``body``; ``params`` with the keys ``path``, ``querystring`` and ``header``), ``$util``
     and ``$stageVariables``. Raises ``TemplateError`` if the template cannot be parsed or
-    fails while rendering.
+    fails while rendering, including going past a limit in ``vtl_limits`` (1,000 ``#foreach``
+    iterations, ``time_limit`` seconds, characters produced).
     """
     compiled = compile_template(template)
     namespace = {
@@ -870,7 +902,8 @@ def render(
         "stageVariables": dict(stage_variables or {}),
     }
     try:
-        return compiled.merge(namespace)
+        with vtl_limits.budget(seconds=min(time_limit, vtl_limits.RENDER_SECONDS)):
+            return compiled.merge(namespace)
     except airspeed.TemplateExecutionError as exc:
         raise TemplateError(_describe_failure(exc)) from exc.__cause__
     except Exception as exc:  # e.g. RecursionError from a self-referencing #define

@@ -1,13 +1,23 @@
-"""Integration results: response selection and reading a Lambda proxy result."""
+"""Integration results: response selection, reading a Lambda proxy result, the bounds."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
+from local_aws import events
 from local_aws.deployments import IntegrationResponse
 from local_aws.integrations import (
     INTERNAL_SERVER_ERROR,
+    THREADS_PER_API,
+    Integrations,
     _proxy_outcome,
+    _resource_arn,
+    reply_frame,
     select_integration_response,
 )
 
@@ -54,3 +64,81 @@ def test_malformed_proxy_results_are_internal_errors(payload) -> None:
 def test_status_code_does_not_stop_a_message_reply() -> None:
     outcome = _proxy_outcome({"statusCode": 500, "body": "still sent"})
     assert outcome.body == "still sent" and outcome.error is None
+
+
+def _request(route_key: str = "$default") -> events.Request:
+    client = events.Client(
+        connection_id="Xk1bVd0JoAMCJQg=",
+        api_id="abc",
+        stage="api",
+        domain_name="abc.execute-api.localhost",
+        source_ip="127.0.0.1",
+        user_agent=None,
+        connected_at=0,
+    )
+    return events.Request(client, "MESSAGE", route_key, "Yk1bVd0JoAMCJQg=", 0, body="{}")
+
+
+@pytest.mark.parametrize(
+    ("body", "delivered"),
+    [
+        ("x" * 128 * 1024, True),  # the quota itself is allowed
+        ("x" * (128 * 1024 + 1), False),
+        ("é" * (64 * 1024), True),  # 128 KB in UTF-8
+        ("é" * (64 * 1024) + "x", False),  # counted in UTF-8 bytes, not characters
+        ("x" * 8 * 1024 * 1024, False),
+    ],
+)
+def test_a_route_response_over_the_message_quota_is_an_internal_error(
+    body: str, delivered: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    frame = reply_frame(body, _request())
+    if delivered:
+        assert frame is body
+    else:
+        assert frame == (
+            '{"message": "Internal server error", "connectionId":"Xk1bVd0JoAMCJQg=", '
+            '"requestId":"Yk1bVd0JoAMCJQg="}'
+        )
+        assert "over the 131072-byte message quota" in caplog.text
+
+
+def test_resource_arn_of_an_impossible_table_name_is_not_matched() -> None:
+    body = json.dumps({"TableName": "t" * 10_000})
+    assert _resource_arn("dynamodb", "us-east-1", "1", body).endswith(":table/*")
+    deep = '{"TableName": ' + "[" * 5000 + "]" * 5000 + "}"
+    assert _resource_arn("dynamodb", "us-east-1", "1", deep).endswith(":table/*")
+    assert _resource_arn("dynamodb", "us-east-1", "1", '{"TableName": "T"}').endswith("table/T")
+
+
+def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
+    """A slow API queues behind its own threads; another API's call runs at once, and a
+    thread counts as taken until its call really ends, even after the caller gave up."""
+    executor = ThreadPoolExecutor(max_workers=8)
+    integrations = Integrations(runtime=None, executor=executor)  # type: ignore[arg-type]
+    release = threading.Event()
+    running: list[str] = []
+
+    def slow(name: str) -> str:
+        running.append(name)
+        release.wait(5)
+        return name
+
+    async def scenario() -> None:
+        calls = [
+            asyncio.ensure_future(integrations._in_thread("slow", slow, f"s{i}")) for i in range(4)
+        ]
+        await asyncio.sleep(0.1)
+        assert len(running) == THREADS_PER_API  # the rest wait on the event loop
+        assert await integrations._in_thread("other", lambda: "fast") == "fast"
+        calls[0].cancel()  # the caller gives up; its thread is still busy
+        await asyncio.sleep(0.1)
+        assert len(running) == THREADS_PER_API
+        release.set()
+        assert await asyncio.gather(*calls[1:]) == ["s1", "s2", "s3"]
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        executor.shutdown()

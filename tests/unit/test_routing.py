@@ -50,3 +50,26 @@ def test_static_keys() -> None:
     assert static_key("$default") == "$default"
     assert static_key(None) is None
     assert evaluate("$request.body.action", NOT_JSON) is None
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "[" * 1000 + "]" * 1000,  # RecursionError in json.loads
+        '{"action": ' + "[" * 100_000 + "]" * 100_000 + "}",
+        '{"action": "join"' + "[" * 5000,  # deep and malformed
+        "\udcff",  # a lone surrogate
+    ],
+)
+def test_a_body_too_deep_to_parse_goes_to_default(message: str) -> None:
+    assert parse_body(message) is NOT_JSON
+    assert select_route("$request.body.action", parse_body(message), ROUTES) == "$default"
+
+
+def test_a_selected_value_too_deep_to_write_goes_to_default() -> None:
+    # Parsed (under the parser's depth limit) but too deep to write out as a route key.
+    depth = 900
+    body = parse_body('{"action": ' + "[" * depth + "]" * depth + "}")
+    if body is NOT_JSON:  # the parser's limit depends on the stack already in use
+        pytest.skip("this interpreter's stack does not parse 900 levels")
+    assert select_route("$request.body.action", body, ROUTES) == "$default"

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from local_aws import vtl_limits
 from local_aws.vtl import TemplateError, compile_template, escape_javascript, render
 
 # The $connect request template from the project's CloudFormation (${SessionsTable} -> T).
@@ -527,3 +529,103 @@ def test_template_cannot_change_the_callers_data() -> None:
 
     assert context == {"identity": {"sourceIp": "1.2.3.4"}}
     assert params == {"header": {"A": "1"}}
+
+
+# --------------------------------------------------------------------------------------
+# Limits (local_aws.vtl_limits): AWS's 1,000 #foreach iterations, and local_aws's own
+# bounds on time and characters so that no template can hold an integration thread.
+# --------------------------------------------------------------------------------------
+
+
+def loop(count: int, body: str = "") -> str:
+    return f"#foreach($i in [1..{count}]){body}#end"
+
+
+def test_foreach_runs_1000_iterations() -> None:
+    assert render(loop(1000, "x"), context={}) == "x" * 1000
+    assert render("#foreach($i in $context.items)$i#end", context={"items": [1] * 1000})
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        loop(1001),
+        "#foreach($i in $context.items)#end",  # a list from the context counts the same
+        "#foreach($k in $context.map.keySet())#end",
+        loop(2, loop(1001)),  # a nested loop counts its own iterations
+        "#foreach($i in [1..100000000])x#end",
+    ],
+)
+def test_foreach_past_1000_iterations_fails_the_render(template: str) -> None:
+    context = {"items": [1] * 1001, "map": {str(i): i for i in range(1001)}}
+    with pytest.raises(TemplateError, match="1000 iterations|longer than"):
+        render(template, context=context)
+
+
+def test_nested_loops_of_1000_each_are_allowed_within_the_budget() -> None:
+    assert render(loop(10, loop(1000, "x")), context={}) == "x" * 10_000
+
+
+def test_a_render_ends_within_its_time_budget() -> None:
+    start = time.monotonic()
+    with pytest.raises(TemplateError, match="longer than"):
+        render(loop(1000, loop(1000, loop(1000))), context={}, time_limit=0.2)
+    assert time.monotonic() - start < 0.4
+
+
+def test_the_time_budget_is_at_most_the_render_limit() -> None:
+    start = time.monotonic()
+    with pytest.raises(TemplateError, match="longer than"):
+        render(loop(1000, loop(1000, loop(1000))), context={}, time_limit=29.0)
+    assert time.monotonic() - start < vtl_limits.RENDER_SECONDS + 0.3
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        '#set($s = "x")' + loop(64, '#set($s = "$s$s")'),  # doubling in a variable
+        '#set($s = "x")' + loop(64, "#set($s = $s + $s)"),
+        '#set($s = "x")' + loop(64, '#set($s = $s.replace("x", "xx"))'),
+        '#set($s = "x")' + loop(64, '#set($s = $s.replaceAll("x", "$0$0"))'),
+        '#set($s = "x")' + loop(64, "#set($s = $util.escapeJavaScript($s).replace('x', '\\\\'))"),
+        '#set($s = "x")' + loop(30, '#set($s = "$s$s")') + '$s.replace("", $s)',
+        loop(1000, loop(1000, "x" * 100)),  # output alone
+    ],
+)
+def test_characters_produced_are_bounded(template: str) -> None:
+    with pytest.raises(TemplateError, match="characters|longer than"):
+        render(template, context={})
+
+
+def test_multiplying_is_for_numbers_only_and_bounded() -> None:
+    assert render('#set($s = "ab" * 3)$s', context={}) == "$s"  # null: Velocity math
+    assert render("#set($n = 6 * 7)$n", context={}) == "42"
+    with pytest.raises(TemplateError, match="bits"):
+        render("#set($n = 3)" + loop(100, "#set($n = $n * $n)"), context={})
+
+
+def test_a_string_near_the_limit_can_still_be_built_once() -> None:
+    # Building a 1,000-item list the quadratic way is common and stays well within the limit.
+    output = render('#set($s = "")' + loop(1000, '#set($s = "$s$i,")') + "$s.length()", context={})
+    assert int(output) == sum(len(f"{i},") for i in range(1, 1001))
+
+
+def test_evaluate_text_is_bounded() -> None:
+    with pytest.raises(TemplateError, match="#evaluate"):
+        render('#set($s = "x")' + loop(20, '#set($s = "$s$s")') + "#evaluate($s)", context={})
+
+
+@pytest.mark.parametrize(
+    "body", ["[" * 1000 + "]" * 1000, '{"a": ' + "[" * 5000 + "]" * 5000 + "}"]
+)
+def test_json_too_deep_to_parse_reads_as_a_body_that_is_not_json(body: str) -> None:
+    assert render("$input.json('$')", context={}, body=body) == json.dumps(body)
+    assert render("$input.path('$')", context={}, body=body) == body
+    assert render("$input.path('$.a')", context={}, body=body) == "$input.path('$.a')"
+
+
+def test_limits_apply_per_render() -> None:
+    # One render's spending does not carry over into the next.
+    template = '#set($s = "x")' + loop(22, '#set($s = "$s$s")')
+    for _ in range(5):
+        render(template, context={})
