@@ -194,6 +194,11 @@ class Registry:
         """Whether `/{api_id}/{stage}` is deployed (cheap: no snapshot is built)."""
         return (api_id, stage) in self._stages
 
+    def region_of(self, api_id: str, stage: str) -> str | None:
+        """The region of the API serving `/{api_id}/{stage}`, or None if none is deployed."""
+        entry = self._stages.get((api_id, stage))
+        return entry[1] if entry is not None else None
+
     def lookup(self, api_id: str, stage: str) -> DeployedApi | None:
         """What `/{api_id}/{stage}` serves, or None if nothing is deployed there."""
         with self._lock:

@@ -81,7 +81,9 @@ class GatewayProtocol(WebSocketsSansIOProtocol):
         await super().run_asgi()
         # uvicorn ends with transport.close(), which waits until the client has read the
         # rest of the buffer, for ever if it never reads: abort what is still open later.
-        self.loop.call_later(self.close_timeout + 1.0, self._abort_if_open)
+        # Only then: the timer keeps this protocol (and its buffers) alive until it fires.
+        if not self.disconnected and self.transport.get_write_buffer_size() > 0:
+            self.loop.call_later(self.close_timeout + 1.0, self._abort_if_open)
 
     def _abort_if_open(self) -> None:
         if not self.disconnected:

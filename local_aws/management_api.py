@@ -28,12 +28,16 @@ async def handle(
     connections: Registry,
     api_id: str,
     stage: str,
+    region: str,
     raw_id: str,
     scope: dict[str, Any],
     receive: Any,
     send: Any,
 ) -> None:
-    """Answer one `@connections/{id}` request for the API and stage in the path."""
+    """Answer one `@connections/{id}` request for the API and stage in the path.
+
+    `region` is the API's: a request signed for another region is refused, as on AWS.
+    """
     method = scope["method"]
     data = await _read_body(receive, settings.current().message_limit_bytes)
     if data is None:
@@ -43,7 +47,8 @@ async def handle(
         name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
     }
     raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    refusal = sigv4.check(method, raw_path, scope["query_string"].decode("latin-1"), headers, data)
+    query = scope["query_string"].decode("latin-1")
+    refusal = sigv4.check(method, raw_path, query, headers, data, region=region)
     if refusal is not None:
         await _error(send, refusal.status, refusal.error_type, refusal.message)
         return

@@ -89,7 +89,7 @@ class LocalAws:
                 await self.gateway.serve(deployed, scope, receive, send)
             return
         match = _CONNECTIONS.match(target[2]) if target and target[2] else None
-        connections = bool(match and target and registry.serves(target[0], target[1]))
+        region = registry.region_of(target[0], target[1]) if match and target else None
         path = scope.get("path", "")
         origin = trust.allowed_origin(headers, current.allowed_origins)
         refusal = trust.check_http(
@@ -99,7 +99,7 @@ class LocalAws:
             current.allowed_origins,
             current.dashboard,
             # @connections checks SigV4 itself; a preflight from an allowed origin is unsigned.
-            needs_signature=not connections
+            needs_signature=match is None
             and path != trust.HEALTH_PATH
             and not (origin and scope["method"] == "OPTIONS"),
         )
@@ -107,10 +107,13 @@ class LocalAws:
             await _respond_http(send, refusal.status, _message(refusal))
         elif path == trust.HEALTH_PATH:
             await _respond_http(send, 200, _HEALTH)
-        elif connections:
-            assert target is not None and match is not None
+        elif match is not None and region is None:
+            # The API or stage is gone (or never was): as for a handshake, AWS answers 403.
+            await _respond_http(send, 403, b'{"message":"Forbidden"}')
+        elif match is not None:
+            assert target is not None and region is not None
             await management_api.handle(
-                self.connections, target[0], target[1], match["id"], scope, receive, send
+                self.connections, target[0], target[1], region, match["id"], scope, receive, send
             )
         else:
             await self.moto(scope, receive, _without_cors(send) if origin is None else send)

@@ -17,6 +17,13 @@ def endpoint(stack: dict[str, str]) -> str:
     return stack["WebSocketURL"].replace("ws://", "http://", 1)
 
 
+def connect(stack: dict[str, str]) -> tuple[websocket.WebSocket, str]:
+    """A connection to the stack's API, and its id (from the echo)."""
+    ws = websocket.create_connection(stack["WebSocketURL"], timeout=5)
+    ws.send('{"action": "whoami"}')
+    return ws, json.loads(ws.recv())["requestContext"]["connectionId"]
+
+
 def test_unsigned_request_is_refused(stack) -> None:
     request = urllib.request.Request(
         endpoint(stack) + "/@connections/AAAAAAAAAAAAAAA%3D", data=b"x", method="POST"
@@ -42,14 +49,30 @@ def test_wrong_keys_are_refused(stack, access_key, secret, error_code) -> None:
         aws_access_key_id=access_key,
         aws_secret_access_key=secret,
     )
-    ws = websocket.create_connection(stack["WebSocketURL"], timeout=5)
+    ws, connection_id = connect(stack)
     try:
-        ws.send('{"action": "whoami"}')
-        connection_id = json.loads(ws.recv())["requestContext"]["connectionId"]
         with pytest.raises(client.exceptions.ClientError) as refused:
             client.post_to_connection(ConnectionId=connection_id, Data=b"not delivered")
         assert refused.value.response["Error"]["Code"] == error_code
         assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    finally:
+        ws.close()
+
+
+def test_a_request_signed_for_another_region_is_refused(stack) -> None:
+    client = boto3.client(
+        "apigatewaymanagementapi",
+        endpoint_url=endpoint(stack),
+        region_name="eu-west-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    ws, connection_id = connect(stack)
+    try:
+        with pytest.raises(client.exceptions.ClientError) as refused:
+            client.post_to_connection(ConnectionId=connection_id, Data=b"not delivered")
+        assert refused.value.response["Error"]["Code"] == "InvalidSignatureException"
+        assert "valid region, not 'eu-west-1'" in refused.value.response["Error"]["Message"]
     finally:
         ws.close()
 

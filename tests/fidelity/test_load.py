@@ -7,8 +7,10 @@
    seconds, and @connections must answer 410 for them;
 4. the local_aws process's RSS (/proc/<pid>/status) is read before, at the peak and after.
    CPython keeps freed memory in its arenas, so "near baseline" means: within 50 MiB of
-   the baseline after the first round, and no growth (5 MiB at most) over a second round
-   of 1,000 connections and drops. A per-connection leak shows as several MiB per round.
+   the baseline after the first round, at most 15 MiB more over a second round of 1,000
+   connections without Lambda calls (the allocator's pools may grow once for a new mix of
+   objects), and no growth (5 MiB at most) over a third. A per-connection leak shows as
+   several MiB in every round.
 
 Figures are printed (`pytest -s`) and kept as test properties (junit XML).
 """
@@ -151,18 +153,22 @@ def test_thousand_connections_broadcast_and_abrupt_drops(load_server, record_pro
         await asyncio.sleep(2)
         figures["rss_after_mib"] = rss_kib(pid) / 1024
 
-        # Second round: connect and drop 1,000 more; memory must not grow again.
-        clients = await open_clients(url, CONNECTIONS, ask_id=False)
-        assert wait_for(lambda: item_count(server, table) == CONNECTIONS, timeout=10)
-        figures["rss_second_peak_mib"] = rss_kib(pid) / 1024
-        drop_all(clients)
-        assert await asyncio.to_thread(wait_for, lambda: item_count(server, table) == 0, 20)
-        await asyncio.sleep(2)
-        figures["rss_second_after_mib"] = rss_kib(pid) / 1024
+        # Two more rounds of 1,000 connections without a Lambda call. The first of them may
+        # still grow the allocator's pools once (a different mix of objects: measured
+        # +7 MiB, then flat); the next must not grow memory again, or connections leak.
+        for round_name in ("second", "third"):
+            clients = await open_clients(url, CONNECTIONS, ask_id=False)
+            assert wait_for(lambda: item_count(server, table) == CONNECTIONS, timeout=10)
+            figures[f"rss_{round_name}_peak_mib"] = rss_kib(pid) / 1024
+            drop_all(clients)
+            assert await asyncio.to_thread(wait_for, lambda: item_count(server, table) == 0, 20)
+            await asyncio.sleep(2)
+            figures[f"rss_{round_name}_after_mib"] = rss_kib(pid) / 1024
 
     asyncio.run(scenario())
     for name, value in figures.items():
         record_property(name, round(value, 2))
     print("\nload figures:", {name: round(value, 2) for name, value in figures.items()})
     assert figures["rss_after_mib"] - figures["rss_before_mib"] <= 50, figures
-    assert figures["rss_second_after_mib"] - figures["rss_after_mib"] <= 5, figures
+    assert figures["rss_second_after_mib"] - figures["rss_after_mib"] <= 15, figures
+    assert figures["rss_third_after_mib"] - figures["rss_second_after_mib"] <= 5, figures

@@ -306,7 +306,9 @@ def test_updating_the_stage_keeps_its_clients_deleting_the_stack_closes_them(ser
         endpoint_url=http_endpoint(outputs["WebSocketURL"]),
         config=NO_RETRIES,
     )
-    with pytest.raises(ClientError):
+    with pytest.raises(ClientError) as gone:
         api.post_to_connection(ConnectionId=connection_ids[0], Data=b"still there?")
+    # The stage is gone: 403 Forbidden, as for a handshake to it (not moto's bare 404).
+    assert gone.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
     tables = server.client("dynamodb").list_tables()["TableNames"]
     assert outputs["SessionsTableName"] not in tables  # and with it every item
