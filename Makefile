@@ -34,7 +34,7 @@ local-aws: $(BIN)/.installed
 
 ## stop: stop the local_aws that `make lab` started
 stop:
-	@$(BIN)/python -m tutorial_helpers.local_server stop .local_aws.pid http://127.0.0.1:$(PORT)
+	@$(BIN)/python -c "from tutorial_helpers.local_server import main; main()" stop .local_aws.pid http://127.0.0.1:$(PORT)
 
 ## lint: ruff on code and notebooks
 lint: $(BIN)/.installed

@@ -212,9 +212,9 @@ def start_workshop() -> Target:
 
 
 def main() -> None:
-    """`python -m tutorial_helpers.local_server stop PID_FILE ENDPOINT_URL`: `make stop`."""
+    """`stop PID_FILE ENDPOINT_URL` on the command line: what `make stop` runs."""
     if len(sys.argv) != 4 or sys.argv[1] != "stop":
-        raise SystemExit("usage: python -m tutorial_helpers.local_server stop PID_FILE ENDPOINT")
+        raise SystemExit("usage: stop PID_FILE ENDPOINT_URL")
     path = Path(sys.argv[2])
     if not path.exists():
         print(f"No {path.name}: no local_aws started by make to stop.")
