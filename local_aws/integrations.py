@@ -242,13 +242,14 @@ def _call_service(
     if not integration.credentials_arn:
         logger.error("integration %s has no CredentialsArn", integration.integration_id)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
+    resource = _resource_arn(service, region, deployed.account_id, body)
     try:
-        iam.check_role_allows(
-            deployed.account_id,
-            integration.credentials_arn,
-            f"{service}:{action}",
-            _resource_arn(service, region, deployed.account_id, body),
-        )
+        # A body that is not a JSON object names no resource: DynamoDB refuses it (400
+        # SerializationException) before any authorization, so no IAM check applies.
+        if resource is not None:
+            iam.check_role_allows(
+                deployed.account_id, integration.credentials_arn, f"{service}:{action}", resource
+            )
     except iam.AccessDenied as denied:
         logger.warning("route %s: %s", request.route_key, denied)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
@@ -258,6 +259,18 @@ def _call_service(
             "route %s: %s %s answered %s: %s", request.route_key, service, action, status, response
         )
     selected = select_integration_response(integration.responses, status)
+    if selected is None and integration.responses:
+        # API Gateway never passes the service's raw answer on when no integration response
+        # matches: it fails the request with this log line (REST APIs' documented behaviour;
+        # docs/fidelity.md 8c), and the client gets `Internal server error`.
+        logger.warning(
+            "route %s: Execution failed due to configuration error: No match for output "
+            "mapping and no default output mapping configured. Endpoint Response Status "
+            "Code: %s",
+            request.route_key,
+            status,
+        )
+        return Outcome(500, error=INTERNAL_SERVER_ERROR)
     if selected is not None:
         response = _response_body(
             selected, request, deployed, status, response, integration.timeout_seconds
@@ -338,12 +351,18 @@ def _request_body(
     )
 
 
-def _resource_arn(service: str, region: str, account_id: str, body: str) -> str:
-    """The ARN the IAM check is made against (DynamoDB: the table named in the request)."""
+def _resource_arn(service: str, region: str, account_id: str, body: str) -> str | None:
+    """The ARN the IAM check is made against (DynamoDB: the table named in the request).
+
+    None for a body that is not a JSON object: it names nothing, and DynamoDB refuses it.
+    """
     try:
-        table = json.loads(body).get("TableName", "*")
-    except (ValueError, AttributeError, RecursionError):
-        table = "*"
+        request = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(request, dict):
+        return None
+    table = request.get("TableName", "*")
     if not isinstance(table, str) or len(table) > _MAX_TABLE_NAME:
         table = "*"  # no such table: the call fails in DynamoDB, not in a slow match
     return f"arn:aws:{service}:{region}:{account_id}:table/{table}"  # local_aws is partition aws

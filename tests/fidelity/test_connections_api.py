@@ -71,8 +71,8 @@ def test_delete_answers_204_closes_the_socket_and_runs_disconnect(
     connection_id = event["requestContext"]["connectionId"]
     response = management.delete_connection(ConnectionId=connection_id)
     assert response["ResponseMetadata"]["HTTPStatusCode"] == 204
-    code, _ = server_close(ws)
-    assert code != 1006, "the socket was dropped without a close frame"
+    code, reason = server_close(ws)
+    assert (code, reason) == (1000, ""), "DELETE closes with 1000 and no reason (§7.10 10d)"
     table = lambda_api["EventsTableName"]
     disconnect = recorded_event(local_aws, table, connection_id, "DISCONNECT")
     assert disconnect is not None, "$disconnect did not run"

@@ -74,6 +74,8 @@ def test_connect_event_headers_are_the_clients_plus_api_gateways(local_aws, lamb
     sent = event["headers"]
     # The client's headers, in the case it wrote them; Connection and Upgrade are not passed on.
     assert sent["X-Mixed-Case-Header"] == "Value With Case"
+    # websocket-client sends an Origin as a browser does; it is passed on like any header.
+    assert sent["Origin"] == f"http://127.0.0.1:{local_aws.port}"
     assert sent["User-Agent"] == USER_AGENT
     assert sent["Sec-WebSocket-Version"] == "13"
     assert "Sec-WebSocket-Key" in sent and "Host" in sent
@@ -144,6 +146,6 @@ def test_disconnect_event_has_the_fixed_header_set_and_the_close_code(
     assert context["connectedAt"] == message["requestContext"]["connectedAt"]
     assert context["requestTimeEpoch"] >= message["requestContext"]["requestTimeEpoch"]
     assert context["disconnectStatusCode"] == 1000
-    assert isinstance(context["disconnectReason"], str)
+    assert context["disconnectReason"] == "bye"  # the client's close reason
     assert "messageId" not in context
     assert set(context) == {*CONTEXT_KEYS, "disconnectStatusCode", "disconnectReason"}

@@ -99,11 +99,12 @@ def test_context_object_has_request_id_and_remaining_time(lambda_api, behave) ->
 
 
 def test_handler_that_exits_the_process_gives_an_error_and_a_fresh_worker(behave) -> None:
-    assert isinstance(json.loads(ask(behave, {"action": "behave", "do": "pid"})), int)
+    pid_before = json.loads(ask(behave, {"action": "behave", "do": "pid"}))
+    assert isinstance(pid_before, int)
     assert INTERNAL_SERVER_ERROR.match(ask(behave, {"action": "behave", "do": "exit"}))
-    # The next message works, in another execution environment.
+    # The next message works, in another execution environment: a new process.
     pid_after = json.loads(ask(behave, {"action": "behave", "do": "pid"}))
-    assert isinstance(pid_after, int)
+    assert isinstance(pid_after, int) and pid_after != pid_before
     assert json.loads(ask(behave, {"action": "behave"}))["requestContext"]["routeKey"] == "behave"
 
 

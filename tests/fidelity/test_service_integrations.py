@@ -149,10 +149,18 @@ def test_integration_response_is_chosen_by_status_code(service_client) -> None:
 def test_message_template_rendering_invalid_json_sends_internal_server_error(
     local_aws, service, service_client
 ) -> None:
-    """DynamoDB answers 400 and no integration response matches it (only /200/ exists)."""
+    """DynamoDB answers 400 and no integration response matches it (only /200/ exists):
+    the client gets `Internal server error`, never DynamoDB's raw error body."""
     before = item_count(local_aws, service["ItemsTableName"])
     frame = ask(service_client, {"action": "broken", "note": "quotes break it"})
     assert INTERNAL_SERVER_ERROR.match(frame), frame
+    assert "SerializationException" not in frame
+    # It really reached DynamoDB (an IAM refusal would give the same frame).
+    assert wait_for(lambda: "No match for output mapping" in local_aws.log(), timeout=5)
+    assert any(
+        "dynamodb PutItem answered 400" in line and "SerializationException" in line
+        for line in local_aws.log().splitlines()
+    )
     assert item_count(local_aws, service["ItemsTableName"]) == before
     # The socket stays open.
     assert ask(service_client, {"action": "put", "id": "after-broken"})

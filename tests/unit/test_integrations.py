@@ -103,12 +103,20 @@ def test_a_route_response_over_the_message_quota_is_an_internal_error(
         assert "over the 131072-byte message quota" in caplog.text
 
 
+def arn_of(body: str) -> str | None:
+    return _resource_arn("dynamodb", "us-east-1", "1", body)
+
+
 def test_resource_arn_of_an_impossible_table_name_is_not_matched() -> None:
-    body = json.dumps({"TableName": "t" * 10_000})
-    assert _resource_arn("dynamodb", "us-east-1", "1", body).endswith(":table/*")
+    assert str(arn_of(json.dumps({"TableName": "t" * 10_000}))).endswith(":table/*")
+    assert str(arn_of('{"TableName": "T"}')).endswith("table/T")
+
+
+def test_a_body_that_is_not_a_json_object_names_no_resource() -> None:
+    """DynamoDB refuses such a body before any authorization: no IAM check applies."""
     deep = '{"TableName": ' + "[" * 5000 + "]" * 5000 + "}"
-    assert _resource_arn("dynamodb", "us-east-1", "1", deep).endswith(":table/*")
-    assert _resource_arn("dynamodb", "us-east-1", "1", '{"TableName": "T"}').endswith("table/T")
+    for body in ('{"TableName": "T", broken', "[1, 2]", '"text"', deep):
+        assert arn_of(body) is None, body
 
 
 def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
