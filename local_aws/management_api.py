@@ -30,6 +30,7 @@ async def handle(
     stage: str,
     region: str,
     raw_id: str,
+    headers: dict[str, str],
     scope: dict[str, Any],
     receive: Any,
     send: Any,
@@ -37,15 +38,13 @@ async def handle(
     """Answer one `@connections/{id}` request for the API and stage in the path.
 
     `region` is the API's: a request signed for another region is refused, as on AWS.
+    `headers` are the request's, names lower-cased (`trust.headers_of`).
     """
     method = scope["method"]
     data = await _read_body(receive, settings.current().message_limit_bytes)
     if data is None:
         await _error(send, 413, "PayloadTooLargeException", "Message too long")
         return
-    headers = {
-        name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]
-    }
     raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
     query = scope["query_string"].decode("latin-1")
     refusal = sigv4.check(method, raw_path, query, headers, data, region=region)

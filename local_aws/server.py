@@ -75,7 +75,8 @@ class LocalAws:
             return
         current = settings.current()
         headers = trust.headers_of(scope)
-        target = _target(scope)
+        host = headers.get("host", "")
+        target = _target(scope, host)
         if scope["type"] == "websocket":
             deployed = registry.lookup(*target[:2]) if target and not target[2] else None
             refusal = trust.check_websocket(headers, current.port)
@@ -83,7 +84,7 @@ class LocalAws:
                 await _refuse_websocket(receive, send, refusal.status, _message(refusal))
             elif deployed is None:
                 await _refuse_websocket(receive, send, 403, b'{"message":"Forbidden"}')
-            elif _url_length(scope) > MAX_URL_LENGTH:
+            elif _url_length(scope, host) > MAX_URL_LENGTH:
                 await _refuse_websocket(receive, send, 414, b'{"message":"URI Too Long"}')
             else:
                 await self.gateway.serve(deployed, scope, receive, send)
@@ -113,7 +114,15 @@ class LocalAws:
         elif match is not None:
             assert target is not None and region is not None
             await management_api.handle(
-                self.connections, target[0], target[1], region, match["id"], scope, receive, send
+                self.connections,
+                target[0],
+                target[1],
+                region,
+                match["id"],
+                headers,
+                scope,
+                receive,
+                send,
             )
         else:
             await self.moto(scope, receive, _without_cors(send) if origin is None else send)
@@ -181,16 +190,13 @@ def _without_cors(send: Any) -> Any:
     return send_without_cors
 
 
-def _target(scope: dict[str, Any]) -> tuple[str, str, str | None] | None:
+def _target(scope: dict[str, Any], host: str) -> tuple[str, str, str | None] | None:
     """(apiId, stage, rest of path) if the request is for a WebSocket API, else None.
 
     The rest of the path stays percent-encoded, as sent: a connection id may hold `/` or `%`.
     """
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope.get("path", "")
-    host = next(
-        (v.decode("latin-1") for k, v in scope.get("headers", []) if k.lower() == b"host"), ""
-    )
     host_match = _API_HOST.match(host)
     if host_match:
         match = _HOST_PATH.match(path)
@@ -201,11 +207,10 @@ def _target(scope: dict[str, Any]) -> tuple[str, str, str | None] | None:
     return match["api"], match["stage"], match["rest"]
 
 
-def _url_length(scope: dict[str, Any]) -> int:
-    host = next((v for k, v in scope.get("headers", []) if k.lower() == b"host"), b"")
+def _url_length(scope: dict[str, Any], host: str) -> int:
     query = scope.get("query_string", b"")
     path = scope.get("raw_path") or scope.get("path", "").encode()
-    return len(b"wss://" + host + path) + (len(query) + 1 if query else 0)
+    return len("wss://") + len(host) + len(path) + (len(query) + 1 if query else 0)
 
 
 async def _refuse_websocket(receive: Any, send: Any, status: int, body: bytes) -> None:
