@@ -26,26 +26,14 @@ READY_LINE = "local_aws ready on"
 HEALTH_PATH = "/_local_aws/health"
 
 
-def running_pid(endpoint_url: str, timeout: float = 1.0) -> int | None:
-    """The process id of the local_aws answering on `endpoint_url`, or None if none answers.
-
-    local_aws's health check (`/_local_aws/health`) names its process id, so a pid file can be
-    checked against the process that really serves the port.
-    """
+def is_running(endpoint_url: str, timeout: float = 1.0) -> bool:
+    """True if local_aws answers its health check (`/_local_aws/health`) on `endpoint_url`."""
     try:
         with urllib.request.urlopen(f"{endpoint_url}{HEALTH_PATH}", timeout=timeout) as response:
             health = json.loads(response.read())
     except (urllib.error.URLError, OSError, ValueError):
-        return None
-    if not isinstance(health, dict) or health.get("service") != "local_aws":
-        return None
-    pid = health.get("pid")
-    return pid if isinstance(pid, int) else None
-
-
-def is_running(endpoint_url: str, timeout: float = 1.0) -> bool:
-    """True if local_aws answers its health check on `endpoint_url`."""
-    return running_pid(endpoint_url, timeout) is not None
+        return False
+    return isinstance(health, dict) and health.get("service") == "local_aws"
 
 
 def port_of(endpoint_url: str) -> int:
