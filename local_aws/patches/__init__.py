@@ -1,0 +1,42 @@
+"""Every change local_aws makes to a third-party library, in one place, applied by `install()`.
+
+Each module here changes one library. It names the version it was written for in `PINNED`
+(distribution name → version, the pin in requirements.txt) and applies its changes in
+`install()`. `tests/unit/test_patches.py` fails when an installed version differs from its
+pin or when an attribute a patch replaces is gone, so a dependency upgrade cannot silently
+undo a patch.
+
+`local_aws/__init__.py` calls `install()` once, before any other local_aws module imports
+the libraries: every process that uses local_aws (the server, tests) runs patched.
+"""
+
+from __future__ import annotations
+
+from importlib import metadata
+from types import ModuleType
+
+from local_aws.patches import airspeed, moto, uvicorn, websockets
+
+MODULES: tuple[ModuleType, ...] = (moto, airspeed, uvicorn, websockets)
+_installed = False
+
+
+def install() -> None:
+    """Apply every patch (once; later calls do nothing)."""
+    global _installed
+    if _installed:
+        return
+    for module in MODULES:
+        module.install()
+    _installed = True
+
+
+def version_mismatches() -> list[str]:
+    """The pinned distributions whose installed version differs from the pin."""
+    found = []
+    for module in MODULES:
+        for distribution, pinned in module.PINNED.items():
+            installed = metadata.version(distribution)
+            if installed != pinned:
+                found.append(f"{distribution} {installed} (patches written for {pinned})")
+    return found
