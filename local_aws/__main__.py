@@ -18,7 +18,8 @@ def main() -> None:
         "--port",
         type=int,
         default=int(os.environ.get("LOCAL_AWS_PORT", settings.DEFAULT_PORT)),
-        help="port to listen on (default: $LOCAL_AWS_PORT or 4566)",
+        help="port to listen on; 0 picks a free one, named in the ready line "
+        "(default: $LOCAL_AWS_PORT or 4566)",
     )
     defaults = settings.Settings()
     parser.add_argument(
@@ -71,7 +72,8 @@ def main() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    settings.configure(
+    configured = settings.Settings(
+        port=args.port,
         idle_timeout_seconds=args.idle_timeout,
         max_connection_seconds=args.max_connection_seconds,
         ttl_sweep_seconds=args.ttl_sweep_seconds,
@@ -80,9 +82,9 @@ def main() -> None:
         allowed_origins=tuple(args.allow_origin),
         dashboard=args.dashboard,
     )
-    from local_aws.server import serve  # imports moto: after the settings are in place
+    from local_aws.server import serve  # imports moto: only once the arguments are valid
 
-    serve(args.port)
+    serve(configured)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import base64
 import functools
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import moto.cloudformation.models as cloudformation_models
 import moto.cloudformation.parsing as parsing
@@ -31,8 +31,9 @@ from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 
-from local_aws import settings, templates
-from local_aws.deployments import registry
+from local_aws import templates
+from local_aws.deployments import Deployments
+from local_aws.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,10 @@ class _Resource:
     """Common behaviour of the resources below (a mixin, so moto still sees direct subclasses)."""
 
     physical_resource_id: str
+    # Handed in by `register()`: moto finds model classes, not instances, so what they need
+    # of the running local_aws is bound to the classes once, at start-up.
+    settings: ClassVar[Settings]
+    deployments: ClassVar[Deployments]
 
     @staticmethod
     def cloudformation_name_type() -> str:
@@ -136,7 +141,7 @@ class ApiGatewayV2Api(_Resource, CloudFormationModel):
             version=properties.get("Version"),
         )
         if api.protocol_type == "WEBSOCKET":
-            api.api_endpoint = settings.current().api_endpoint(api.api_id)
+            api.api_endpoint = cls.settings.api_endpoint(api.api_id)
         return cls(api)
 
     def get_cfn_attribute(self, attribute_name: str) -> Any:
@@ -150,7 +155,7 @@ class ApiGatewayV2Api(_Resource, CloudFormationModel):
         return super().get_cfn_attribute(attribute_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        registry.remove_api(self.api_id)
+        self.deployments.remove_api(self.api_id)
         _backend(account_id, region_name).delete_api(self.api_id)
 
 
@@ -318,10 +323,10 @@ class ApiGatewayV2Deployment(_Resource, CloudFormationModel):
         cls, properties: dict[str, Any], resource_name: str, account_id: str, region_name: str
     ) -> ApiGatewayV2Deployment:
         api_id = properties["ApiId"]
-        deployment_id = registry.deploy(account_id, region_name, api_id)
+        deployment_id = cls.deployments.deploy(account_id, region_name, api_id)
         stage = properties.get("StageName")
         if stage:  # a deployment may name the stage it updates
-            registry.set_stage(account_id, region_name, api_id, stage, deployment_id, False)
+            cls.deployments.set_stage(account_id, region_name, api_id, stage, deployment_id, False)
         return cls(api_id, deployment_id)
 
     def delete(self, account_id: str, region_name: str) -> None:
@@ -356,7 +361,7 @@ class ApiGatewayV2Stage(_Resource, CloudFormationModel):
         if properties.get("RouteSettings"):
             config["routeSettings"] = _camel_keys(properties["RouteSettings"])
         _backend(account_id, region_name).create_stage(api_id, config)
-        registry.set_stage(
+        cls.deployments.set_stage(
             account_id,
             region_name,
             api_id,
@@ -367,7 +372,7 @@ class ApiGatewayV2Stage(_Resource, CloudFormationModel):
         return cls(api_id, stage_name)
 
     def delete(self, account_id: str, region_name: str) -> None:
-        registry.remove_stage(self.api_id, self.physical_resource_id)
+        self.deployments.remove_stage(self.api_id, self.physical_resource_id)
         backend = _backend(account_id, region_name)
         _ignore_missing(lambda: backend.delete_stage(self.api_id, self.physical_resource_id))
 
@@ -666,11 +671,14 @@ def _create_stack_or_roll_back(
         return stack
 
 
-def register() -> None:
+def register(settings: Settings, deployments: Deployments) -> None:
     """Make moto's CloudFormation see the models above and parse templates safely.
 
-    moto's model lookups are cached, so the caches are cleared.
+    The models create APIs with endpoints on `settings.port` and record what they deploy in
+    `deployments`. moto's model lookups are cached, so the caches are cleared.
     """
+    _Resource.settings = settings
+    _Resource.deployments = deployments
     parsing.get_model_list.cache_clear()
     parsing.get_model_map.cache_clear()
     parsing.get_name_type_map.cache_clear()
@@ -690,6 +698,3 @@ def register() -> None:
     LambdaFunction.update_from_cloudformation_json = classmethod(  # type: ignore[method-assign, assignment]
         _update_function_from_template
     )
-
-
-register()

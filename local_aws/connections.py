@@ -30,7 +30,9 @@ class Connection:
     last_active_at: int  # epoch ms of the last message in either direction
 
 
-class Registry:
+class OpenConnections:
+    """The open connections of every API and stage, by connection id."""
+
     def __init__(self) -> None:
         self._connections: dict[str, Connection] = {}
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -115,7 +115,7 @@ def new_deployment_id() -> str:
     return "".join(secrets.choice(alphabet) for _ in range(6))
 
 
-class Registry:
+class Deployments:
     """Deployments and the stage that serves each, for every API in this process."""
 
     def __init__(self) -> None:
@@ -232,6 +232,3 @@ def _stage_variables(account_id: str, region: str, api_id: str, stage: str) -> d
     except Exception:
         return {}
     return dict(moto_stage.stage_variables or {}) if moto_stage else {}
-
-
-registry = Registry()

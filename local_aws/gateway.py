@@ -16,19 +16,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from uvicorn.protocols.utils import ClientDisconnected
-from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
-from websockets import http11
 
-from local_aws import events, routing, settings
-from local_aws.connections import Connection, Registry
+from local_aws import events, routing
+from local_aws.connections import Connection, OpenConnections
 from local_aws.deployments import DeployedApi, Route
 from local_aws.integrations import Integrations, Outcome, reply_frame
+from local_aws.settings import Settings
 
 logger = logging.getLogger(__name__)
-
-# API Gateway accepts request lines and headers up to 10 KB in all (reference §5.1 has the
-# related quotas); websockets' default limit for one header line is 8 KB.
-http11.MAX_LINE_LENGTH = 10 * 1024
 
 # Hop-by-hop headers API Gateway does not pass on to integrations (reference §5.2).
 _DROPPED_HEADERS = {"connection", "upgrade"}
@@ -37,91 +32,15 @@ UNSUPPORTED_DATA = 1003  # binary frame (reference §3.7)
 ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame
 
 
-class GatewayProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's WebSocket protocol plus AWS's frame size quota and a write buffer bound.
-
-    The message quota (128 KB) is the protocol's `max_size`; AWS also closes the connection
-    with 1009 when one frame is larger than 32 KB (reference §3.7), which needs the frame.
-
-    Sending never waits for the client to read: what it has not read yet waits in the
-    transport's buffer, up to `max_buffered_bytes_per_connection`. Past that (a client that
-    floods pings and never reads the pongs, or never reads its replies and posts) the
-    connection is aborted and `$disconnect` gets 1008, rather than memory growing or a
-    `@connections` caller waiting for as long as the client stays.
-    """
-
-    overflowed = False  # the client stopped reading and its connection was dropped
-
-    def connection_made(self, transport: Any) -> None:
-        super().connection_made(transport)
-        # asyncio calls pause_writing once the buffer holds more than `high` bytes.
-        transport.set_write_buffer_limits(high=settings.current().max_buffered_bytes_per_connection)
-
-    def pause_writing(self) -> None:
-        """The client left the whole write buffer unread: drop it (uvicorn would block)."""
-        if self.overflowed or self.disconnected:
-            return
-        self.overflowed = True
-        logger.info("dropping a client that does not read (%s)", self.client)
-        if self.handshake_complete:
-            reason = "Client does not read: write buffer limit exceeded"
-            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1008, "reason": reason})
-        # A close frame would only queue behind what the client is not reading.
-        self.transport.abort()
-
-    def resume_writing(self) -> None:
-        """Nothing waits for the buffer to drain (see pause_writing)."""
-
-    async def send(self, message: Any) -> None:
-        await super().send(message)
-        if self.overflowed:  # this message did not fit: the caller learns it is gone
-            raise ClientDisconnected()
-
-    async def run_asgi(self) -> None:
-        await super().run_asgi()
-        # uvicorn ends with transport.close(), which waits until the client has read the
-        # rest of the buffer, for ever if it never reads: abort what is still open later.
-        # Only then: the timer keeps this protocol (and its buffers) alive until it fires.
-        if not self.disconnected and self.transport.get_write_buffer_size() > 0:
-            self.loop.call_later(self.close_timeout + 1.0, self._abort_if_open)
-
-    def _abort_if_open(self) -> None:
-        if not self.disconnected:
-            self.transport.abort()
-
-    def data_received(self, data: bytes) -> None:
-        super().data_received(data)
-        # websockets answers a handshake it cannot parse (e.g. 431 for an oversized header)
-        # but uvicorn only sends what websockets wrote once a request was parsed: send the
-        # answer and close, or the client waits for ever.
-        if not self.handshake_initiated and self.conn.handshake_exc is not None:
-            self.transport.write(b"".join(self.conn.data_to_send()))
-            self.transport.close()
-
-    def handle_text(self, event: Any) -> None:
-        if self._frame_allowed(event):
-            super().handle_text(event)
-
-    def handle_bytes(self, event: Any) -> None:
-        if self._frame_allowed(event):
-            super().handle_bytes(event)
-
-    def handle_cont(self, event: Any) -> None:
-        if self._frame_allowed(event):
-            super().handle_cont(event)
-
-    def _frame_allowed(self, event: Any) -> bool:
-        if len(event.data) <= settings.current().frame_limit_bytes:
-            return True
-        self.conn.fail(1009, "Frame size limit exceeded")
-        self.handle_parser_exception()
-        return False
-
-
 class Gateway:
-    def __init__(self, integrations: Integrations, connections: Registry) -> None:
+    """Serves the WebSocket connections of every deployed API, within `settings`' quotas."""
+
+    def __init__(
+        self, integrations: Integrations, connections: OpenConnections, settings: Settings
+    ) -> None:
         self._integrations = integrations
         self._connections = connections
+        self._settings = settings
 
     async def serve(
         self, deployed: DeployedApi, scope: dict[str, Any], receive: Any, send: Any
@@ -130,13 +49,13 @@ class Gateway:
         message = await receive()
         if message["type"] != "websocket.connect":
             return
-        client = _client(deployed, scope)
+        client = _client(deployed, scope, self._settings.port)
         connect = events.Request(
             client, "CONNECT", "$connect", events.new_id(), request_time_epoch=client.connected_at
         )
         outcome = await self._run_route(deployed, deployed.routes.get("$connect"), connect)
         if outcome is not None and not outcome.ok:
-            await _refuse_handshake(send, _handshake_status(deployed, outcome))
+            await _refuse_handshake(send, self._handshake_status(deployed, outcome))
             return
         accept: dict[str, Any] = {"type": "websocket.accept"}
         if outcome is not None and outcome.headers:
@@ -202,7 +121,7 @@ class Gateway:
 
         Returns the close code and reason, and whether the gateway must send the close frame.
         """
-        limits = settings.current()
+        limits = self._settings
         ends_at = time.monotonic() + limits.max_connection_seconds
         while True:
             remaining = ends_at - time.monotonic()
@@ -260,7 +179,16 @@ class Gateway:
             frame = events.error_frame(outcome.error, client.connection_id, request_id)
             await _send_quietly(connection, frame)
         elif route.two_way and outcome.body is not None:
-            await _send_quietly(connection, reply_frame(outcome.body, request))
+            limit = self._settings.message_limit_bytes
+            await _send_quietly(connection, reply_frame(outcome.body, request, limit))
+
+    def _handshake_status(self, deployed: DeployedApi, outcome: Outcome) -> int:
+        integration = deployed.routes["$connect"].integration
+        if integration is not None and integration.integration_type == "AWS":
+            # reference §8: what AWS does when a $connect service integration fails is not
+            # documented; the connection is not made, with a configurable status (500).
+            return self._settings.connect_failure_status
+        return outcome.status
 
     async def _run_route(
         self, deployed: DeployedApi, route: Route | None, request: events.Request
@@ -286,15 +214,6 @@ async def _send_quietly(connection: Connection, text: str) -> None:
         logger.debug("could not send to %s", connection.client.connection_id)
 
 
-def _handshake_status(deployed: DeployedApi, outcome: Outcome) -> int:
-    integration = deployed.routes["$connect"].integration
-    if integration is not None and integration.integration_type == "AWS":
-        # reference §8: what AWS does when a $connect service integration fails is not
-        # documented; the connection is not made, with a configurable status (500).
-        return settings.current().connect_failure_status
-    return outcome.status
-
-
 async def _refuse_handshake(send: Any, status: int) -> None:
     body = b'{"message": "Internal server error"}' if status >= 500 else b""
     await send(
@@ -307,8 +226,11 @@ async def _refuse_handshake(send: Any, status: int) -> None:
     await send({"type": "websocket.http.response.body", "body": body})
 
 
-def _client(deployed: DeployedApi, scope: dict[str, Any]) -> events.Client:
-    """What the handshake tells about the client, as API Gateway passes it on."""
+def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.Client:
+    """What the handshake tells about the client, as API Gateway passes it on.
+
+    `port` is local_aws's, for a server that does not say which port it was reached on.
+    """
     headers: dict[str, str] = {}
     multi_value_headers: dict[str, list[str]] = {}
     for raw_name, raw_value in scope["headers"]:
@@ -318,7 +240,7 @@ def _client(deployed: DeployedApi, scope: dict[str, Any]) -> events.Client:
         headers[name] = value
         multi_value_headers.setdefault(name, []).append(value)
     source_ip, source_port = scope.get("client") or ("127.0.0.1", 0)
-    server_port = (scope.get("server") or ("127.0.0.1", settings.current().port))[1]
+    server_port = (scope.get("server") or ("127.0.0.1", port))[1]
     connected_at = events.now_ms()
     # Headers API Gateway adds (reference §5.2).
     added = {
@@ -340,7 +262,7 @@ def _client(deployed: DeployedApi, scope: dict[str, Any]) -> events.Client:
         connection_id=events.new_id(),
         api_id=deployed.api_id,
         stage=deployed.stage,
-        domain_name=settings.Settings.domain_name(deployed.api_id),
+        domain_name=Settings.domain_name(deployed.api_id),
         source_ip=source_ip,
         user_agent=user_agent,
         connected_at=connected_at,

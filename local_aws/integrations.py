@@ -25,7 +25,7 @@ from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from local_aws import events, iam, lambda_logs, routing, services, settings, vtl
+from local_aws import events, iam, lambda_logs, routing, services, vtl
 from local_aws.deployments import DeployedApi, Integration, IntegrationResponse
 from local_aws.lambda_runtime import FunctionConfig, LambdaRuntime
 
@@ -73,6 +73,7 @@ class Integrations:
     def __init__(self, runtime: LambdaRuntime, executor: Executor) -> None:
         self._runtime = runtime
         self._executor = executor
+        self._functions = FunctionLookup()
         self._logs = lambda_logs.LambdaLogs(executor)
         self._threads: dict[str, asyncio.Semaphore] = {}
 
@@ -134,7 +135,7 @@ class Integrations:
         if not match:
             logger.error("not a Lambda invocation URI: %s", integration.uri)
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
-        function = lambda_function(deployed, match["function"], request.route_key)
+        function = self._functions.get(deployed, match["function"], request.route_key)
         if function is None:
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
         result = await self._runtime.invoke(function, events.proxy_event(request))
@@ -167,21 +168,31 @@ def _proxy_outcome(payload: object) -> Outcome:
 # reused for a second, so a changed function or permission is seen within a second (on AWS,
 # too, a function update takes a moment to reach new invocations).
 _FUNCTION_CACHE_SECONDS = 1.0
-_function_cache: dict[tuple[str, str, str, str], tuple[float, FunctionConfig | None]] = {}
 
 
-def lambda_function(
-    deployed: DeployedApi, function_arn: str, route_key: str
-) -> FunctionConfig | None:
-    """The deployed function's code and settings, if API Gateway may invoke it for this route."""
-    key = (deployed.api_id, deployed.stage, route_key, function_arn)
-    now = time.monotonic()
-    cached = _function_cache.get(key)
-    if cached is not None and now - cached[0] < _FUNCTION_CACHE_SECONDS:
-        return cached[1]
-    function = _lookup_function(deployed, function_arn, route_key)
-    _function_cache[key] = (now, function)
-    return function
+class FunctionLookup:
+    """The functions routes invoke, each looked up at most once a second."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[str, str, str, str], tuple[float, FunctionConfig | None]] = {}
+
+    def get(
+        self, deployed: DeployedApi, function_arn: str, route_key: str
+    ) -> FunctionConfig | None:
+        """The function's code and settings, if API Gateway may invoke it for this route."""
+        key = (deployed.api_id, deployed.stage, route_key, function_arn)
+        now = time.monotonic()
+        cached = self._cache.get(key)
+        if cached is not None and now - cached[0] < _FUNCTION_CACHE_SECONDS:
+            return cached[1]
+        function = _lookup_function(deployed, function_arn, route_key)
+        if len(self._cache) >= _MAX_CACHED_FUNCTIONS:  # bounded: routes are few, keys are not
+            self._cache.clear()
+        self._cache[key] = (now, function)
+        return function
+
+
+_MAX_CACHED_FUNCTIONS = 1024
 
 
 def _lookup_function(
@@ -368,14 +379,13 @@ def _resource_arn(service: str, region: str, account_id: str, body: str) -> str 
     return f"arn:aws:{service}:{region}:{account_id}:table/{table}"  # local_aws is partition aws
 
 
-def reply_frame(body: str, request: events.Request) -> str:
+def reply_frame(body: str, request: events.Request, limit: int) -> str:
     """What the client receives for a two-way route's response.
 
-    The body itself, unless it is over API Gateway's 128 KB message quota: such a response
+    The body itself, unless it is over `limit` bytes (API Gateway's 128 KB message quota): it
     cannot be delivered, so the client gets the `Internal server error` frame for this
     message (its connection stays open) and the reason goes to local_aws's log.
     """
-    limit = settings.current().message_limit_bytes
     if len(body) * 4 <= limit:  # fast path: 4 bytes per character at most in UTF-8
         return body
     size = len(body.encode("utf-8", "surrogatepass"))

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from local_aws import settings, sigv4
-from local_aws.connections import Registry
+from local_aws import sigv4
+from local_aws.connections import OpenConnections
 
 DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
 
@@ -24,74 +24,81 @@ def _iso(epoch_ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
 
 
-async def handle(
-    connections: Registry,
-    api_id: str,
-    stage: str,
-    region: str,
-    raw_id: str,
-    headers: dict[str, str],
-    scope: dict[str, Any],
-    receive: Any,
-    send: Any,
-) -> None:
-    """Answer one `@connections/{id}` request for the API and stage in the path.
+class ManagementApi:
+    """`@connections` for the open connections of every API, with the message quota."""
 
-    `region` is the API's: a request signed for another region is refused, as on AWS.
-    `headers` are the request's, names lower-cased (`trust.headers_of`).
-    """
-    method = scope["method"]
-    data = await _read_body(receive, settings.current().message_limit_bytes)
-    if data is None:
-        await _error(send, 413, "PayloadTooLargeException", "Message too long")
-        return
-    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
-    query = scope["query_string"].decode("latin-1")
-    refusal = sigv4.check(method, raw_path, query, headers, data, region=region)
-    if refusal is not None:
-        await _error(send, refusal.status, refusal.error_type, refusal.message)
-        return
-    if not raw_id:  # `/@connections/` names no connection: no such route on AWS
-        await _error(send, 403, "ForbiddenException", "Forbidden")
-        return
-    connection = connections.get(api_id, stage, unquote(raw_id))
-    if method == "POST":
-        if connection is None:
-            await _gone(send)
+    def __init__(self, connections: OpenConnections, message_limit_bytes: int) -> None:
+        self._connections = connections
+        self._message_limit_bytes = message_limit_bytes
+
+    async def handle(
+        self,
+        api_id: str,
+        stage: str,
+        region: str,
+        raw_id: str,
+        headers: dict[str, str],
+        scope: dict[str, Any],
+        receive: Any,
+        send: Any,
+    ) -> None:
+        """Answer one `@connections/{id}` request for the API and stage in the path.
+
+        `region` is the API's: a request signed for another region is refused, as on AWS.
+        `headers` are the request's, names lower-cased (`trust.headers_of`).
+        """
+        data = await _read_body(receive, self._message_limit_bytes)
+        if data is None:
+            await _error(send, 413, "PayloadTooLargeException", "Message too long")
             return
-        try:
-            # Returns at once: the frame waits in the connection's write buffer, and a client
-            # that leaves that buffer full is dropped (then this post is 410).
-            await connection.send_text(data.decode("utf-8", errors="replace"))
-        except Exception:  # it closed while we were sending, or was dropped for not reading
-            await _gone(send)
+        method = scope["method"]
+        raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+        query = scope["query_string"].decode("latin-1")
+        refusal = sigv4.check(method, raw_path, query, headers, data, region=region)
+        if refusal is not None:
+            await _error(send, refusal.status, refusal.error_type, refusal.message)
             return
-        await _respond(send, 200)
-    elif method == "GET":
-        if connection is None:
-            await _gone(send)
+        if not raw_id:  # `/@connections/` names no connection: no such route on AWS
+            await _error(send, 403, "ForbiddenException", "Forbidden")
             return
-        client = connection.client
-        identity = {"sourceIp": client.source_ip}
-        if client.user_agent is not None:
-            identity["userAgent"] = client.user_agent
-        info = {
-            "connectedAt": _iso(client.connected_at),
-            "identity": identity,
-            "lastActiveAt": _iso(connection.last_active_at),
-        }
-        await _respond(send, 200, json.dumps(info).encode(), "application/json")
-    elif method == "DELETE":
-        if connection is None:
-            await _gone(send)
-            return
-        # Sending never waits for the client to read (gateway.GatewayProtocol), so this is
-        # quick; a client that is gone meanwhile is just as closed.
-        with contextlib.suppress(Exception):
-            await connection.close(DELETED_BY_BACKEND, "")
-        await _respond(send, 204)
-    else:
-        await _error(send, 403, "ForbiddenException", "Forbidden")
+        connection = self._connections.get(api_id, stage, unquote(raw_id))
+        if method == "POST":
+            if connection is None:
+                await _gone(send)
+                return
+            try:
+                # Returns at once: the frame waits in the connection's write buffer, and a client
+                # that leaves that buffer full is dropped (then this post is 410).
+                await connection.send_text(data.decode("utf-8", errors="replace"))
+            except Exception:  # it closed while we were sending, or was dropped for not reading
+                await _gone(send)
+                return
+            await _respond(send, 200)
+        elif method == "GET":
+            if connection is None:
+                await _gone(send)
+                return
+            client = connection.client
+            identity = {"sourceIp": client.source_ip}
+            if client.user_agent is not None:
+                identity["userAgent"] = client.user_agent
+            info = {
+                "connectedAt": _iso(client.connected_at),
+                "identity": identity,
+                "lastActiveAt": _iso(connection.last_active_at),
+            }
+            await _respond(send, 200, json.dumps(info).encode(), "application/json")
+        elif method == "DELETE":
+            if connection is None:
+                await _gone(send)
+                return
+            # Sending never waits for the client to read (patches.uvicorn.WebSocketProtocol),
+            # so this is quick; a client that is gone meanwhile is just as closed.
+            with contextlib.suppress(Exception):
+                await connection.close(DELETED_BY_BACKEND, "")
+            await _respond(send, 204)
+        else:
+            await _error(send, 403, "ForbiddenException", "Forbidden")
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:

@@ -11,24 +11,27 @@ with the path `/{stage}` (only where `*.localhost` resolves to loopback).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import os
 import re
+import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import uvicorn
 from a2wsgi import WSGIMiddleware
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from local_aws import cloudformation, management_api, services, settings, trust, ttl
-from local_aws.connections import Registry
-from local_aws.deployments import registry
-from local_aws.gateway import Gateway, GatewayProtocol
+from local_aws import cloudformation, services, trust, ttl
+from local_aws.connections import OpenConnections
+from local_aws.deployments import Deployments
+from local_aws.gateway import Gateway
 from local_aws.integrations import Integrations
 from local_aws.lambda_runtime import LambdaRuntime, moto_function_is_current
+from local_aws.management_api import ManagementApi
+from local_aws.patches import uvicorn as uvicorn_patches
+from local_aws.settings import HOST, Settings
 
 logger = logging.getLogger("local_aws")
 
@@ -39,11 +42,11 @@ _CONNECTIONS = re.compile(r"^/@connections/(?P<id>[^/]*)$")
 MAX_URL_LENGTH = 4096
 
 
-def lambda_environment(settings_: settings.Settings) -> dict[str, str]:
+def lambda_environment(settings: Settings) -> dict[str, str]:
     """What every function's environment starts with: local_aws as its AWS, fake keys."""
     region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
     return {
-        "AWS_ENDPOINT_URL": settings_.endpoint_url,
+        "AWS_ENDPOINT_URL": settings.endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
@@ -56,16 +59,26 @@ def lambda_environment(settings_: settings.Settings) -> dict[str, str]:
 
 
 class LocalAws:
-    """The ASGI application."""
+    """The ASGI application: one per process, built from the settings it serves with.
 
-    def __init__(self) -> None:
-        cloudformation.register()
-        self.connections = Registry()
+    It owns the state of the running local_aws: what is deployed (`deployments`), the open
+    WebSocket connections (`connections`) and the Lambda workers (`runtime`).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.deployments = Deployments()
+        self.connections = OpenConnections()
+        # Deleting an API or a stage (a moto worker thread) closes its clients (on the loop).
+        self.deployments.on_removed(self.connections.close_deployed)
+        cloudformation.register(settings, self.deployments)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="integration")
         self.runtime = LambdaRuntime(
-            lambda_environment(settings.current()), is_current=moto_function_is_current
+            lambda_environment(settings), is_current=moto_function_is_current
         )
-        self.gateway = Gateway(Integrations(self.runtime, self.executor), self.connections)
+        integrations = Integrations(self.runtime, self.executor)
+        self.gateway = Gateway(integrations, self.connections, settings)
+        self.management_api = ManagementApi(self.connections, settings.message_limit_bytes)
         self.moto = WSGIMiddleware(services.wsgi_app(), workers=8)
         self._sweeper: asyncio.Task[None] | None = None
 
@@ -73,12 +86,12 @@ class LocalAws:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
-        current = settings.current()
+        current = self.settings
         headers = trust.headers_of(scope)
         host = headers.get("host", "")
         target = _target(scope, host)
         if scope["type"] == "websocket":
-            deployed = registry.lookup(*target[:2]) if target and not target[2] else None
+            deployed = self.deployments.lookup(*target[:2]) if target and not target[2] else None
             refusal = trust.check_websocket(headers, current.port)
             if refusal is not None:
                 await _refuse_websocket(receive, send, refusal.status, _message(refusal))
@@ -90,7 +103,7 @@ class LocalAws:
                 await self.gateway.serve(deployed, scope, receive, send)
             return
         match = _CONNECTIONS.match(target[2]) if target and target[2] else None
-        region = registry.region_of(target[0], target[1]) if match and target else None
+        region = self.deployments.region_of(target[0], target[1]) if match and target else None
         path = scope.get("path", "")
         origin = trust.allowed_origin(headers, current.allowed_origins)
         refusal = trust.check_http(
@@ -113,8 +126,7 @@ class LocalAws:
             await _respond_http(send, 403, b'{"message":"Forbidden"}')
         elif match is not None:
             assert target is not None and region is not None
-            await management_api.handle(
-                self.connections,
+            await self.management_api.handle(
                 target[0],
                 target[1],
                 region,
@@ -144,7 +156,7 @@ class LocalAws:
     async def _sweep_ttl(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(settings.current().ttl_sweep_seconds)
+            await asyncio.sleep(self.settings.ttl_sweep_seconds)
             try:
                 await loop.run_in_executor(self.executor, ttl.sweep)
             except Exception:
@@ -202,7 +214,7 @@ def _target(scope: dict[str, Any], host: str) -> tuple[str, str, str | None] | N
         match = _HOST_PATH.match(path)
         return (host_match["api"], match["stage"], match["rest"]) if match else None
     match = _PATH.match(path)
-    if match is None or "@connections" in match["stage"]:
+    if match is None:
         return None
     return match["api"], match["stage"], match["rest"]
 
@@ -227,105 +239,6 @@ async def _refuse_websocket(receive: Any, send: Any, status: int, body: bytes) -
     await send({"type": "websocket.http.response.body", "body": body})
 
 
-class _HttpProtocol(HttpToolsProtocol):
-    """uvicorn's HTTP protocol, with bounds on slow clients and case-keeping upgrades.
-
-    - A request must arrive whole (head and body; for a WebSocket upgrade, the head) within
-      `handshake_timeout_seconds` of its first byte, or of the accept for the first request:
-      in total, so a client sending one byte at a time cannot hold a connection (slowloris).
-      Between requests uvicorn's `timeout_keep_alive` (5 s) closes an idle connection.
-    - Beyond `max_open_connections` a connection is answered 503 at once, so the process
-      keeps file descriptors for moto, Lambda workers and logs (AWS answers with throttling).
-    - uvicorn lower-cases header names and rebuilds the upgrade request from them; API
-      Gateway passes headers on to integrations as the client wrote them (reference §5.2).
-    """
-
-    _request_timer: asyncio.TimerHandle | None = None
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        limit = settings.current().max_open_connections
-        if limit is not None and len(self.connections) > limit:
-            transport.write(_SERVICE_UNAVAILABLE)
-            transport.close()
-            return
-        self._start_request_timer()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_request_timer()
-        super().connection_lost(exc)
-
-    def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.original_names: list[bytes] = []
-        self._start_request_timer()  # the next request on a keep-alive connection
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.original_names.append(name)
-        super().on_header(name, value)
-
-    def on_message_complete(self) -> None:
-        self._stop_request_timer()
-        super().on_message_complete()
-
-    def handle_websocket_upgrade(self) -> None:
-        # The client's part of the handshake is done; `$connect` has its own 29 s timeout.
-        self._stop_request_timer()
-        lower_cased = self.scope["headers"]
-        if len(lower_cased) == len(self.original_names):
-            self.scope["headers"] = [
-                (name, value)
-                for name, (_, value) in zip(self.original_names, lower_cased, strict=True)
-            ]
-        super().handle_websocket_upgrade()
-
-    def _start_request_timer(self) -> None:
-        if self._request_timer is None:
-            timeout = settings.current().handshake_timeout_seconds
-            self._request_timer = self.loop.call_later(timeout, self._request_timed_out)
-
-    def _stop_request_timer(self) -> None:
-        if self._request_timer is not None:
-            self._request_timer.cancel()
-            self._request_timer = None
-
-    def _request_timed_out(self) -> None:
-        self._request_timer = None
-        if self.transport.is_closing():
-            return
-        if self.flow.read_paused:  # the app is behind with the body: not the client's delay
-            self._start_request_timer()
-            return
-        if self.cycle is None or self.cycle.response_complete:  # no answer under way
-            self.transport.write(_REQUEST_TIMEOUT)
-        # abort, not close: close would wait for a client that does not read.
-        self.transport.abort()
-
-
-def _bare_response(status: str) -> bytes:
-    return f"HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".encode()
-
-
-_REQUEST_TIMEOUT = _bare_response("408 Request Timeout")
-_SERVICE_UNAVAILABLE = _bare_response("503 Service Unavailable")
-
-
-class _Server(uvicorn.Server):
-    """uvicorn, plus the one line that says local_aws is ready."""
-
-    async def startup(self, sockets: list[Any] | None = None) -> None:
-        await super().startup(sockets)
-        if not self.should_exit:
-            current = settings.current()
-            print(f"local_aws ready on {current.endpoint_url}", flush=True)
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        super().handle_exit(sig, frame)
-        # SIGINT/SIGTERM is how local_aws is meant to stop: after the graceful shutdown, exit
-        # with status 0 instead of re-raising the signal as uvicorn does.
-        self._captured_signals.clear()
-
-
 def _connection_budget() -> int | None:
     """The file descriptor limit less a reserve of a quarter, at least 96 (160 of a laptop's
     256): moto, logs and each Lambda worker's pipes need some. None if there is no limit."""
@@ -339,28 +252,37 @@ def _connection_budget() -> int | None:
     return max(16, min(soft * 3 // 4, soft - 96))
 
 
-def serve(port: int) -> None:
-    """Serve until SIGINT or SIGTERM, on 127.0.0.1 only."""
-    current = settings.configure(port=port)
-    if current.max_open_connections is None:
-        current = settings.configure(max_open_connections=_connection_budget())
+def serve(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM, on 127.0.0.1 only (port 0: any free port)."""
+    listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listening.bind((HOST, settings.port))
+    except OSError as error:
+        listening.close()
+        reason = (error.strerror or str(error)).lower()
+        raise SystemExit(
+            f"local_aws cannot listen on {HOST}:{settings.port}: {reason}. "
+            "Stop what uses the port, or choose another with --port (or LOCAL_AWS_PORT)."
+        ) from None
+    # Bound before anything else starts, so the port every part is told is the real one.
+    settings = dataclasses.replace(settings, port=listening.getsockname()[1])
+    if settings.max_open_connections is None:
+        settings = dataclasses.replace(settings, max_open_connections=_connection_budget())
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    app = LocalAws()
-    # Deleting an API or a stage (a moto worker thread) closes its clients (on the loop).
-    registry.on_removed(app.connections.close_deployed)
-    config = uvicorn.Config(
-        app,
-        host=settings.HOST,
-        port=current.port,
-        http=_HttpProtocol,
-        ws=GatewayProtocol,
-        ws_max_size=current.message_limit_bytes,
+    config = uvicorn_patches.Config(
+        LocalAws(settings),
+        settings,
+        http=uvicorn_patches.HttpProtocol,
+        ws=uvicorn_patches.WebSocketProtocol,
+        # AWS's quotas: 128 KB a message and 32 KB a frame, or close 1009 (reference §3.7).
+        ws_max_size=(settings.message_limit_bytes, settings.frame_limit_bytes),
         ws_ping_interval=None,  # API Gateway does not ping clients
         ws_per_message_deflate=False,
         lifespan="on",
         log_level="warning",
         access_log=False,
     )
-    _Server(config).run()
+    uvicorn_patches.Server(config).run(sockets=[listening])

@@ -1,12 +1,14 @@
 """Settings of one running local_aws: where it listens and the gateway's quotas.
 
-The defaults are AWS's own (reference apigw-websocket.md §5.1); tests shorten the timeouts.
+One `Settings` is built by `python -m local_aws` and handed to every part that needs it
+(`server.LocalAws`, the gateway, the integrations, the management API); nothing reads it
+from a global. The defaults are AWS's own (reference apigw-websocket.md §5.1); tests
+shorten the timeouts.
 """
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 HOST = "127.0.0.1"  # loopback only: local_aws must never be reachable from another machine
 DEFAULT_PORT = 4566
@@ -14,7 +16,7 @@ DEFAULT_PORT = 4566
 
 @dataclass(frozen=True)
 class Settings:
-    port: int = DEFAULT_PORT
+    port: int = DEFAULT_PORT  # 0: any free port (the server replaces it with the bound one)
     idle_timeout_seconds: float = 600.0  # AWS: 10 minutes without a message
     max_connection_seconds: float = 7200.0  # AWS: 2 hours per connection
     integration_timeout_seconds: float = 29.0  # AWS: 50 ms to 29 s, all integration types
@@ -47,18 +49,3 @@ class Settings:
     def domain_name(api_id: str) -> str:
         """The `domainName` put in events; Lambda code turns it into an @connections URL."""
         return f"{api_id}.execute-api.localhost"
-
-
-_current = Settings(port=int(os.environ.get("LOCAL_AWS_PORT", DEFAULT_PORT)))
-
-
-def current() -> Settings:
-    """The settings of the local_aws running in this process."""
-    return _current
-
-
-def configure(**changes: object) -> Settings:
-    """Replace some settings (done once, by the server, before it serves)."""
-    global _current
-    _current = replace(_current, **changes)
-    return _current

@@ -20,6 +20,7 @@ from local_aws.integrations import (
     reply_frame,
     select_integration_response,
 )
+from local_aws.settings import Settings
 
 
 def response(key: str) -> IntegrationResponse:
@@ -92,7 +93,7 @@ def _request(route_key: str = "$default") -> events.Request:
 def test_a_route_response_over_the_message_quota_is_an_internal_error(
     body: str, delivered: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    frame = reply_frame(body, _request())
+    frame = reply_frame(body, _request(), Settings().message_limit_bytes)
     if delivered:
         assert frame is body
     else:
