@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from local_aws import vtl_limits
 from local_aws.vtl import TemplateError, compile_template, escape_javascript, render
+from local_aws.vtl.limits import RENDER_SECONDS
 
 # The $connect request template from the project's CloudFormation (${SessionsTable} -> T).
 CONNECT_TEMPLATE = r"""#set($ttl = $context.requestTimeEpoch / 1000 + 86400)
@@ -532,7 +532,7 @@ def test_template_cannot_change_the_callers_data() -> None:
 
 
 # --------------------------------------------------------------------------------------
-# Limits (local_aws.vtl_limits): AWS's 1,000 #foreach iterations, and local_aws's own
+# Limits (local_aws.vtl.limits): AWS's 1,000 #foreach iterations, and local_aws's own
 # bounds on time and characters so that no template can hold an integration thread.
 # --------------------------------------------------------------------------------------
 
@@ -577,7 +577,7 @@ def test_the_time_budget_is_at_most_the_render_limit() -> None:
     start = time.monotonic()
     with pytest.raises(TemplateError, match="longer than"):
         render(loop(1000, loop(1000, loop(1000))), context={}, time_limit=29.0)
-    assert time.monotonic() - start < vtl_limits.RENDER_SECONDS + 0.3
+    assert time.monotonic() - start < RENDER_SECONDS + 0.3
 
 
 @pytest.mark.parametrize(
