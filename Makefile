@@ -7,7 +7,7 @@ export LOCAL_AWS_PORT := $(PORT)
 # JupyterLab refuses to run as root unless told (containers and CI machines often are root).
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
-.PHONY: lab test lint local-aws stop bench clean-aws
+.PHONY: lab test lint typecheck local-aws stop bench clean-aws
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,15 @@ local-aws: $(BIN)/.installed
 stop:
 	@$(BIN)/python -c "from tutorial_helpers.local_server import main; main()" stop .local_aws.pid http://127.0.0.1:$(PORT)
 
-## lint: ruff on code and notebooks
+## lint: ruff on code and notebooks, then the type checker
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory typecheck
+
+## typecheck: mypy over local_aws and tutorial_helpers (settings in pyproject.toml)
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy local_aws tutorial_helpers
 
 ## test: lint, unit tests, end-to-end tests against local_aws, every notebook with nbval
 test: $(BIN)/.installed lint
