@@ -7,6 +7,7 @@ timings are reported against their targets, never asserted.
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import traceback
 from collections.abc import Callable
@@ -14,19 +15,17 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks import broadcast, connect, echo, memory, post, report, startup
-from benchmarks.processes import raise_fd_limit
-from benchmarks.results import Section
-from benchmarks.session import QUICK, Session, Sizes
+from benchmarks import measure, report
+from benchmarks.report import Section
 
 # Run order: the ones that start their own local_aws first, while nothing else runs.
-BENCHMARKS: dict[str, Callable[[Session], Section]] = {
-    "startup": startup.run,
-    "memory": memory.run,
-    "echo": echo.run,
-    "connect": connect.run,
-    "post": post.run,
-    "broadcast": broadcast.run,
+BENCHMARKS: dict[str, Callable[[measure.Session], Section]] = {
+    "startup": measure.startup,
+    "memory": measure.memory,
+    "echo": measure.echo,
+    "connect": measure.connect,
+    "post": measure.post,
+    "broadcast": measure.broadcast,
 }
 RESULTS = Path(__file__).with_name("results.md")
 REFERENCES = (
@@ -45,9 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"comma-separated subset of: {', '.join(BENCHMARKS)}",
     )
     parser.add_argument("--trials", type=int, help="trials per benchmark (default 3; quick 1)")
-    parser.add_argument(
-        "--output", type=Path, default=RESULTS, help="where to write the Markdown report"
-    )
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the report")
     args = parser.parse_args(argv)
     args.only = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = set(args.only) - set(BENCHMARKS)
@@ -56,23 +53,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def raise_fd_limit(wanted: int) -> None:
+    """Raise the soft limit on open files; children inherit it (local_aws needs one per socket)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the chosen benchmarks, print the report and write it; 1 if anything was lost."""
     args = parse_args(argv)
-    sizes = QUICK if args.quick else Sizes()
+    sizes = measure.QUICK if args.quick else measure.Sizes()
     if args.trials:
         sizes = replace(sizes, trials=args.trials, startup_runs=args.trials)
-    # 1,000 client sockets here and 1,000 server sockets in local_aws (which inherits this).
+    # Client sockets here, as many server sockets in local_aws (which inherits the limit).
     raise_fd_limit(4 * max(sizes.broadcast_connections, sizes.memory_connections) + 256)
 
-    started = datetime.now(UTC)
-    load_before = report.load_average()
+    started, load_before = datetime.now(UTC), report.load_average()
     sections: list[Section] = []
     crashes: list[str] = []
-    session = Session(sizes)
+    session = measure.Session(sizes)
     try:
-        for name in BENCHMARKS:
-            if name not in args.only:
-                continue
+        for name in (name for name in BENCHMARKS if name in args.only):
             print(f"running {name} …", file=sys.stderr, flush=True)
             try:
                 sections.append(BENCHMARKS[name](session))
@@ -83,13 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         session.close()
 
     sizes_text = ", ".join(f"{key} {value}" for key, value in asdict(sizes).items())
-    facts = report.facts(load_before, report.load_average(), started, sizes_text)
-    facts["references"] = REFERENCES
-    text = report.render(sections, facts, crashes, args.quick)
+    text = report.render(
+        sections, report.facts(started, load_before, sizes_text, REFERENCES), crashes, args.quick
+    )
     print(text)
     args.output.write_text(text)
     print(f"written to {args.output.name}", file=sys.stderr)
-
     lost = [check for s in sections for check in s.checks if check.lost and not check.ok]
     for check in lost:
         print(f"LOST: {check.name}: {check.detail}", file=sys.stderr)
