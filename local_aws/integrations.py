@@ -5,10 +5,13 @@
 - `AWS_PROXY`: build the Lambda proxy event and run the deployed function's code in a warm
   worker (reference §5.2).
 
+What is decided from data alone (the target, the templates, the IAM resource, the integration
+response) is in `integration_plan`, as pure functions; this module runs the call.
+
 The blocking parts (VTL, IAM, moto) run on a worker thread, never on the event loop: a Lambda
 that calls back into local_aws (e.g. `post_to_connection`) needs the loop to be free. Threads
 are few (the server has 8) and Python cannot stop one from outside, so each blocking call is
-bounded from inside (VTL: `vtl_limits`) and one API may hold only `THREADS_PER_API` of them.
+bounded from inside (VTL: `vtl.limits`) and one API may hold only `THREADS_PER_API` of them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -25,8 +27,8 @@ from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from local_aws import events, iam, lambda_logs, routing, services, vtl
-from local_aws.deployments import DeployedApi, Integration, IntegrationResponse
+from local_aws import events, iam, integration_plan, lambda_logs, services
+from local_aws.deployments import DeployedApi, Integration
 from local_aws.lambda_runtime import FunctionConfig, LambdaRuntime
 
 logger = logging.getLogger(__name__)
@@ -39,18 +41,8 @@ TIMED_OUT = "Endpoint request timed out"
 # timeout) and never for another API's, the TTL sweep's or the log writer's. Service calls
 # take moto's one lock anyway, so more threads per API would not make them faster.
 THREADS_PER_API = 2
-# DynamoDB's own limit on a table name: a longer one cannot exist, so it is not looked up
-# against the role's policies (wildcard matching costs grow with the name's length).
-_MAX_TABLE_NAME = 255
 
 T = TypeVar("T")
-
-_SERVICE_URI = re.compile(
-    r"^arn:[\w-]+:apigateway:(?P<region>[\w-]+):(?P<service>[\w-]+):action/(?P<action>\w+)$"
-)
-_LAMBDA_URI = re.compile(
-    r"^arn:[\w-]+:apigateway:[\w-]+:lambda:path/[^/]+/functions/(?P<function>.+)/invocations$"
-)
 
 
 @dataclass
@@ -131,11 +123,11 @@ class Integrations:
     async def _lambda_proxy(
         self, deployed: DeployedApi, integration: Integration, request: events.Request
     ) -> Outcome:
-        match = _LAMBDA_URI.match(integration.uri or "")
-        if not match:
+        function_arn = integration_plan.lambda_function_arn(integration.uri)
+        if function_arn is None:
             logger.error("not a Lambda invocation URI: %s", integration.uri)
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
-        function = self._functions.get(deployed, match["function"], request.route_key)
+        function = self._functions.get(deployed, function_arn, request.route_key)
         if function is None:
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
         result = await self._runtime.invoke(function, events.proxy_event(request))
@@ -239,38 +231,78 @@ def _lookup_function(
 def _call_service(
     deployed: DeployedApi, integration: Integration, request: events.Request
 ) -> Outcome:
-    """An `AWS` integration, from request template to integration response (blocking)."""
-    match = _SERVICE_URI.match(integration.uri or "")
-    if not match or not services.supports(match["service"]):
+    """An `AWS` integration, from request template to integration response (blocking).
+
+    Every step but `_execute` is a pure function of `integration_plan`.
+    """
+    target = integration_plan.service_target(integration.uri)
+    if target is None:
         logger.error(
             "local_aws runs DynamoDB actions only in AWS integrations; got %s", integration.uri
         )
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
-    body = _request_body(integration, request, deployed)
+    body = _service_request(integration, request, deployed)
     if body is None:  # no template matched and passthrough is not allowed
         return Outcome(415, error="Unsupported Media Type")
-    service, action, region = match["service"], match["action"], match["region"]
     if not integration.credentials_arn:
         logger.error("integration %s has no CredentialsArn", integration.integration_id)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
-    resource = _resource_arn(service, region, deployed.account_id, body)
+    call = integration_plan.service_call(
+        target, deployed.account_id, integration.credentials_arn, body
+    )
     try:
-        # A body that is not a JSON object names no resource: DynamoDB refuses it (400
-        # SerializationException) before any authorization, so no IAM check applies.
-        if resource is not None:
-            iam.check_role_allows(
-                deployed.account_id, integration.credentials_arn, f"{service}:{action}", resource
-            )
+        status, answer = _execute(call)
     except iam.AccessDenied as denied:
         logger.warning("route %s: %s", request.route_key, denied)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
-    status, response = services.call_dynamodb(action, body, deployed.account_id, region)
     if not 200 <= status < 300:
         logger.warning(
-            "route %s: %s %s answered %s: %s", request.route_key, service, action, status, response
+            "route %s: %s %s answered %s: %s",
+            request.route_key,
+            target.service,
+            target.action,
+            status,
+            answer,
         )
-    selected = select_integration_response(integration.responses, status)
-    if selected is None and integration.responses:
+    return _service_outcome(integration, request, deployed, status, answer)
+
+
+def _service_request(
+    integration: Integration, request: events.Request, deployed: DeployedApi
+) -> str | None:
+    """The service request: the selected template rendered, or the body passed through
+    (None: refused by PassthroughBehavior)."""
+    template = integration_plan.request_template(integration, request.body)
+    if template is None:
+        return integration_plan.passthrough_body(integration, request.body)
+    return integration_plan.render_request(
+        template, request, deployed.stage_variables, integration.timeout_seconds
+    )
+
+
+def _execute(call: integration_plan.ServiceCall) -> tuple[int, str]:
+    """Check the role's permission, then call the service in process: (status, answer).
+
+    Raises `iam.AccessDenied`. A call without a resource (a body that is not a JSON object)
+    goes to DynamoDB unchecked: DynamoDB refuses it before any authorization.
+    """
+    if call.resource_arn is not None:
+        iam.check_role_allows(call.account_id, call.role_arn, call.permission, call.resource_arn)
+    return services.call_dynamodb(
+        call.target.action, call.body, call.account_id, call.target.region
+    )
+
+
+def _service_outcome(
+    integration: Integration,
+    request: events.Request,
+    deployed: DeployedApi,
+    status: int,
+    answer: str,
+) -> Outcome:
+    """What the client gets for the service's answer, through the integration responses."""
+    plan = integration_plan.response_plan(integration.responses, status)
+    if not plan.matched:
         # API Gateway never passes the service's raw answer on when no integration response
         # matches: it fails the request with this log line (REST APIs' documented behaviour;
         # docs/fidelity.md 8c), and the client gets `Internal server error`.
@@ -282,101 +314,16 @@ def _call_service(
             status,
         )
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
-    if selected is not None:
-        response = _response_body(
-            selected, request, deployed, status, response, integration.timeout_seconds
+    if plan.template is not None:
+        answer = integration_plan.render_response(
+            plan.template,
+            request,
+            deployed.stage_variables,
+            status,
+            answer,
+            integration.timeout_seconds,
         )
-    return Outcome(status, body=response)
-
-
-def select_integration_response(
-    responses: tuple[IntegrationResponse, ...], status: int
-) -> IntegrationResponse | None:
-    """The integration response whose key matches the status (reference §3.3).
-
-    Keys are `/regex/` matched against the whole status code, e.g. `/2\\d\\d/`; `$default`
-    is the catch-all when no regex matches.
-    """
-    for response in responses:
-        key = response.key
-        if len(key) > 2 and key.startswith("/") and key.endswith("/"):
-            try:
-                if re.fullmatch(key[1:-1], str(status)):
-                    return response
-            except re.error:
-                logger.error("integration response key %s is not a valid regex", key)
-    return next((response for response in responses if response.key == "$default"), None)
-
-
-def _response_body(
-    selected: IntegrationResponse,
-    request: events.Request,
-    deployed: DeployedApi,
-    status: int,
-    response: str,
-    integration_timeout: float,
-) -> str:
-    """Apply the selected response template, if it has one; else pass the response through."""
-    key = routing.static_key(selected.template_selection_expression) or "$default"
-    template = selected.response_templates.get(key)
-    if template is None:
-        return response
-    context = dict(events.request_context(request), status=status)
-    return vtl.render(
-        template,
-        context=context,
-        body=response,
-        stage_variables=deployed.stage_variables,
-        time_limit=integration_timeout,
-    )
-
-
-def _request_body(
-    integration: Integration, request: events.Request, deployed: DeployedApi
-) -> str | None:
-    """Render the selected request template, or pass the body through (PassthroughBehavior)."""
-    templates = integration.request_templates
-    parsed = routing.parse_body(request.body) if request.body is not None else routing.NOT_JSON
-    key = routing.evaluate(integration.template_selection_expression or "", parsed)
-    template = templates.get(key or "") if key else None
-    if template is None:
-        template = templates.get("$default")
-    if template is None:
-        behaviour = integration.passthrough_behavior or "WHEN_NO_MATCH"
-        if behaviour == "NEVER" or (behaviour == "WHEN_NO_TEMPLATES" and templates):
-            return None
-        return request.body or ""
-    client = request.client
-    params = (
-        {"path": {}, "querystring": client.query, "header": client.headers}
-        if request.event_type == "CONNECT"  # reference §3.1: only $connect has them
-        else {"path": {}, "querystring": {}, "header": {}}
-    )
-    return vtl.render(
-        template,
-        context=events.request_context(request),
-        body=request.body,
-        params=params,
-        stage_variables=deployed.stage_variables,
-        time_limit=integration.timeout_seconds,
-    )
-
-
-def _resource_arn(service: str, region: str, account_id: str, body: str) -> str | None:
-    """The ARN the IAM check is made against (DynamoDB: the table named in the request).
-
-    None for a body that is not a JSON object: it names nothing, and DynamoDB refuses it.
-    """
-    try:
-        request = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(request, dict):
-        return None
-    table = request.get("TableName", "*")
-    if not isinstance(table, str) or len(table) > _MAX_TABLE_NAME:
-        table = "*"  # no such table: the call fails in DynamoDB, not in a slow match
-    return f"arn:aws:{service}:{region}:{account_id}:table/{table}"  # local_aws is partition aws
+    return Outcome(status, body=answer)
 
 
 def reply_frame(body: str, request: events.Request, limit: int) -> str:

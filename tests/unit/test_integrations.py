@@ -1,46 +1,29 @@
-"""Integration results: response selection, reading a Lambda proxy result, the bounds."""
+"""Integration results: reading a Lambda proxy result, the bounds, an `AWS` integration's outcome.
+
+The pure steps (target, templates, IAM resource, response selection) are tested with plain
+data in test_integration_plan.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from local_aws import events
-from local_aws.deployments import IntegrationResponse
+from local_aws.deployments import DeployedApi, Integration, IntegrationResponse
 from local_aws.integrations import (
     INTERNAL_SERVER_ERROR,
     THREADS_PER_API,
     Integrations,
+    _call_service,
     _proxy_outcome,
-    _resource_arn,
+    _service_outcome,
     reply_frame,
-    select_integration_response,
 )
 from local_aws.settings import Settings
-
-
-def response(key: str) -> IntegrationResponse:
-    return IntegrationResponse(key=key, template_selection_expression=None, response_templates={})
-
-
-@pytest.mark.parametrize(
-    ("keys", "status", "expected"),
-    [
-        (["/200/"], 200, "/200/"),
-        (["/200/"], 400, None),
-        (["/200/", "$default"], 400, "$default"),
-        (["$default", "/4\\d\\d/"], 404, "/4\\d\\d/"),  # a matching regex beats $default
-        (["/2\\d\\d/"], 2000, None),  # the whole status must match
-        (["/[/"], 200, None),  # an invalid regex matches nothing
-    ],
-)
-def test_integration_response_selection(keys, status, expected) -> None:
-    selected = select_integration_response(tuple(response(k) for k in keys), status)
-    assert (selected.key if selected else None) == expected
 
 
 def test_proxy_result_body_and_headers() -> None:
@@ -104,22 +87,6 @@ def test_a_route_response_over_the_message_quota_is_an_internal_error(
         assert "over the 131072-byte message quota" in caplog.text
 
 
-def arn_of(body: str) -> str | None:
-    return _resource_arn("dynamodb", "us-east-1", "1", body)
-
-
-def test_resource_arn_of_an_impossible_table_name_is_not_matched() -> None:
-    assert str(arn_of(json.dumps({"TableName": "t" * 10_000}))).endswith(":table/*")
-    assert str(arn_of('{"TableName": "T"}')).endswith("table/T")
-
-
-def test_a_body_that_is_not_a_json_object_names_no_resource() -> None:
-    """DynamoDB refuses such a body before any authorization: no IAM check applies."""
-    deep = '{"TableName": ' + "[" * 5000 + "]" * 5000 + "}"
-    for body in ('{"TableName": "T", broken', "[1, 2]", '"text"', deep):
-        assert arn_of(body) is None, body
-
-
 def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
     """A slow API queues behind its own threads; another API's call runs at once, and a
     thread counts as taken until its call really ends, even after the caller gave up."""
@@ -151,3 +118,90 @@ def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
     finally:
         release.set()
         executor.shutdown()
+
+
+# --------------------------------------------------------------------------------------
+# An `AWS` integration's outcome, for the steps that need no service
+# --------------------------------------------------------------------------------------
+
+DEPLOYED = DeployedApi(
+    account_id="123456789012",
+    region="eu-west-1",
+    api_id="abc",
+    stage="api",
+    route_selection_expression="$request.body.action",
+    routes={},
+    stage_variables={"table": "T"},
+)
+
+
+def aws_integration(
+    uri: str = "arn:aws:apigateway:eu-west-1:dynamodb:action/PutItem",
+    credentials_arn: str | None = "arn:aws:iam::123456789012:role/integration",
+    passthrough: str | None = None,
+    responses: tuple[IntegrationResponse, ...] = (),
+) -> Integration:
+    return Integration(
+        integration_id="i1",
+        integration_type="AWS",
+        uri=uri,
+        method="POST",
+        credentials_arn=credentials_arn,
+        request_templates={},
+        template_selection_expression=None,
+        passthrough_behavior=passthrough,
+        timeout_seconds=29.0,
+        responses=responses,
+    )
+
+
+def test_an_unsupported_service_is_an_internal_error(caplog: pytest.LogCaptureFixture) -> None:
+    uri = "arn:aws:apigateway:eu-west-1:sqs:action/SendMessage"
+    outcome = _call_service(DEPLOYED, aws_integration(uri=uri), _request())
+    assert (outcome.status, outcome.error) == (500, INTERNAL_SERVER_ERROR)
+    assert "DynamoDB actions only" in caplog.text
+
+
+def test_a_refused_passthrough_is_unsupported_media_type() -> None:
+    outcome = _call_service(DEPLOYED, aws_integration(passthrough="NEVER"), _request())
+    assert (outcome.status, outcome.error) == (415, "Unsupported Media Type")
+
+
+def test_an_integration_without_a_role_is_an_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outcome = _call_service(DEPLOYED, aws_integration(credentials_arn=None), _request())
+    assert (outcome.status, outcome.error) == (500, INTERNAL_SERVER_ERROR)
+    assert "has no CredentialsArn" in caplog.text
+
+
+def test_without_integration_responses_the_service_answer_is_the_reply() -> None:
+    outcome = _service_outcome(aws_integration(), _request(), DEPLOYED, 400, '{"x": 1}')
+    assert (outcome.status, outcome.body, outcome.error) == (400, '{"x": 1}', None)
+
+
+def test_no_matching_integration_response_never_passes_the_answer_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    responses = (IntegrationResponse("/200/", None, {}),)
+    answer = '{"__type": "SerializationException"}'
+    outcome = _service_outcome(
+        aws_integration(responses=responses), _request(), DEPLOYED, 400, answer
+    )
+    assert (outcome.status, outcome.body, outcome.error) == (500, None, INTERNAL_SERVER_ERROR)
+    assert (
+        "Execution failed due to configuration error: No match for output mapping and no "
+        "default output mapping configured. Endpoint Response Status Code: 400"
+    ) in caplog.text
+
+
+def test_the_matching_response_template_renders_the_answer() -> None:
+    responses = (
+        IntegrationResponse(
+            "/2\\d\\d/", None, {"$default": "$context.status $stageVariables.table"}
+        ),
+    )
+    outcome = _service_outcome(
+        aws_integration(responses=responses), _request(), DEPLOYED, 200, "{}"
+    )
+    assert (outcome.status, outcome.body) == (200, "200 T")

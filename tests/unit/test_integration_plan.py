@@ -1,0 +1,246 @@
+"""The pure steps of an integration call, each with plain data: the target an integration URI
+names, the request template or passthrough, the IAM resource, the integration response."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from local_aws import events
+from local_aws.deployments import Integration, IntegrationResponse
+from local_aws.integration_plan import (
+    ResponsePlan,
+    ServiceTarget,
+    lambda_function_arn,
+    passthrough_body,
+    render_request,
+    render_response,
+    request_params,
+    request_template,
+    resource_arn,
+    response_plan,
+    select_integration_response,
+    service_call,
+    service_target,
+)
+
+PUT_ITEM_URI = "arn:aws:apigateway:eu-west-1:dynamodb:action/PutItem"
+FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:echo"
+ROLE_ARN = "arn:aws:iam::123456789012:role/integration"
+
+
+def integration(
+    templates: dict[str, str] | None = None,
+    selection: str | None = None,
+    passthrough: str | None = None,
+) -> Integration:
+    return Integration(
+        integration_id="i1",
+        integration_type="AWS",
+        uri=PUT_ITEM_URI,
+        method="POST",
+        credentials_arn=ROLE_ARN,
+        request_templates=templates or {},
+        template_selection_expression=selection,
+        passthrough_behavior=passthrough,
+        timeout_seconds=29.0,
+        responses=(),
+    )
+
+
+def request(event_type: str = "MESSAGE", body: str | None = '{"action": "put"}') -> events.Request:
+    client = events.Client(
+        connection_id="Xk1bVd0JoAMCJQg=",
+        api_id="abc",
+        stage="api",
+        domain_name="abc.execute-api.localhost",
+        source_ip="127.0.0.1",
+        user_agent=None,
+        connected_at=0,
+        headers={"X-Name": "ada"},
+        query={"room": "r1"},
+    )
+    return events.Request(client, event_type, "put", "Yk1bVd0JoAMCJQg=", 0, body=body)
+
+
+def response(key: str, templates: dict[str, str] | None = None) -> IntegrationResponse:
+    return IntegrationResponse(
+        key=key, template_selection_expression=None, response_templates=templates or {}
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The target
+# --------------------------------------------------------------------------------------
+
+
+def test_a_service_uri_names_its_action_and_region() -> None:
+    assert service_target(PUT_ITEM_URI) == ServiceTarget("dynamodb", "PutItem", "eu-west-1")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        None,
+        "",
+        "arn:aws:apigateway:eu-west-1:sqs:action/SendMessage",  # not run locally
+        "arn:aws:apigateway:eu-west-1:dynamodb:path/PutItem",  # a path, not an action
+    ],
+)
+def test_other_uris_name_no_service_target(uri: str | None) -> None:
+    assert service_target(uri) is None
+
+
+def test_a_lambda_invocation_uri_names_its_function() -> None:
+    uri = (
+        f"arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/{FUNCTION_ARN}/invocations"
+    )
+    assert lambda_function_arn(uri) == FUNCTION_ARN
+    assert lambda_function_arn(PUT_ITEM_URI) is None
+    assert lambda_function_arn(None) is None
+
+
+# --------------------------------------------------------------------------------------
+# The request
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{"kind": "a"}', "template a"),
+        ('{"kind": "b"}', "default"),  # no template for "b": $default's
+        ("not json", "default"),  # the selection cannot be evaluated
+        (None, "default"),
+    ],
+)
+def test_the_body_selects_the_request_template(body: str | None, expected: str) -> None:
+    chosen = integration({"a": "template a", "$default": "default"}, selection="$request.body.kind")
+    assert request_template(chosen, body) == expected
+
+
+def test_without_a_matching_template_there_is_none() -> None:
+    assert request_template(integration({"a": "x"}, selection="$request.body.kind"), "{}") is None
+    assert request_template(integration(), "{}") is None
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "templates", "expected"),
+    [
+        (None, {}, "{}"),  # WHEN_NO_MATCH is the default
+        ("WHEN_NO_MATCH", {"a": "x"}, "{}"),
+        ("WHEN_NO_TEMPLATES", {}, "{}"),
+        ("WHEN_NO_TEMPLATES", {"a": "x"}, None),  # refused: 415
+        ("NEVER", {}, None),
+    ],
+)
+def test_passthrough_behaviour(
+    behaviour: str | None, templates: dict[str, str], expected: str | None
+) -> None:
+    assert passthrough_body(integration(templates, passthrough=behaviour), "{}") == expected
+
+
+def test_a_missing_body_passes_through_as_empty() -> None:
+    assert passthrough_body(integration(), None) == ""
+
+
+def test_only_connect_requests_have_query_and_headers() -> None:
+    assert request_params(request("CONNECT")) == {
+        "path": {},
+        "querystring": {"room": "r1"},
+        "header": {"X-Name": "ada"},
+    }
+    empty = {"path": {}, "querystring": {}, "header": {}}
+    assert request_params(request("MESSAGE")) == empty
+    assert request_params(request("DISCONNECT")) == empty
+
+
+def test_the_request_template_sees_context_body_params_and_stage_variables() -> None:
+    template = (
+        "$context.connectionId $input.path('$.action') $input.params('room') $stageVariables.t"
+    )
+    rendered = render_request(template, request("CONNECT"), {"t": "Table"}, time_limit=1.0)
+    assert rendered == "Xk1bVd0JoAMCJQg= put r1 Table"
+
+
+# --------------------------------------------------------------------------------------
+# The call and its IAM resource
+# --------------------------------------------------------------------------------------
+
+
+def arn_of(body: str) -> str | None:
+    return resource_arn("dynamodb", "us-east-1", "1", body)
+
+
+def test_resource_arn_is_the_table_named_in_the_request() -> None:
+    assert arn_of('{"TableName": "T"}') == "arn:aws:dynamodb:us-east-1:1:table/T"
+    assert arn_of("{}") == "arn:aws:dynamodb:us-east-1:1:table/*"
+
+
+def test_resource_arn_of_an_impossible_table_name_is_not_matched() -> None:
+    assert str(arn_of(json.dumps({"TableName": "t" * 10_000}))).endswith(":table/*")
+    assert str(arn_of(json.dumps({"TableName": 42}))).endswith(":table/*")
+
+
+def test_a_body_that_is_not_a_json_object_names_no_resource() -> None:
+    """DynamoDB refuses such a body before any authorization: no IAM check applies."""
+    deep = '{"TableName": ' + "[" * 5000 + "]" * 5000 + "}"
+    for body in ('{"TableName": "T", broken', "[1, 2]", '"text"', deep):
+        assert arn_of(body) is None, body
+
+
+def test_a_service_call_holds_what_the_execution_needs() -> None:
+    target = ServiceTarget("dynamodb", "PutItem", "eu-west-1")
+    call = service_call(target, "123456789012", ROLE_ARN, '{"TableName": "Connections"}')
+    assert call.permission == "dynamodb:PutItem"
+    assert call.role_arn == ROLE_ARN
+    assert call.resource_arn == "arn:aws:dynamodb:eu-west-1:123456789012:table/Connections"
+    assert service_call(target, "123456789012", ROLE_ARN, "[1]").resource_arn is None
+
+
+# --------------------------------------------------------------------------------------
+# The answer
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("keys", "status", "expected"),
+    [
+        (["/200/"], 200, "/200/"),
+        (["/200/"], 400, None),
+        (["/200/", "$default"], 400, "$default"),
+        (["$default", "/4\\d\\d/"], 404, "/4\\d\\d/"),  # a matching regex beats $default
+        (["/2\\d\\d/"], 2000, None),  # the whole status must match
+        (["/[/"], 200, None),  # an invalid regex matches nothing
+    ],
+)
+def test_integration_response_selection(keys, status, expected) -> None:
+    selected = select_integration_response(tuple(response(k) for k in keys), status)
+    assert (selected.key if selected else None) == expected
+
+
+def test_without_integration_responses_the_answer_passes_through() -> None:
+    assert response_plan((), 400) == ResponsePlan(matched=True, template=None)
+
+
+def test_when_no_integration_response_matches_nothing_of_the_answer_reaches_the_client() -> None:
+    assert response_plan((response("/200/"),), 400) == ResponsePlan(matched=False)
+
+
+def test_the_matching_response_gives_its_default_template() -> None:
+    responses = (response("/200/", {"$default": "ok $context.status"}), response("$default"))
+    assert response_plan(responses, 200) == ResponsePlan(True, "ok $context.status")
+    assert response_plan(responses, 500) == ResponsePlan(True, None)  # no template: as is
+
+
+def test_the_response_template_sees_the_status_and_the_answer() -> None:
+    rendered = render_response(
+        "$context.status $input.path('$.Item.id') $stageVariables.t",
+        request(),
+        {"t": "T"},
+        status=200,
+        answer='{"Item": {"id": "x1"}}',
+        time_limit=1.0,
+    )
+    assert rendered == "200 x1 T"
