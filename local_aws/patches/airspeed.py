@@ -320,6 +320,42 @@ def resolve_owner(module: Any, owner: str) -> Any:
     return module
 
 
+# What else of airspeed's the replacements and local_aws.vtl read: its own method table,
+# and the classes and patterns they build or match with.
+_READS: tuple[tuple[object, str], ...] = tuple(
+    (airspeed, name)
+    for name in (
+        "__additional_methods__",
+        "ArrayIndex",
+        "Block",
+        "DefineDefinition",
+        "End",
+        "NoMatch",
+        "ParenthesizedExpression",
+        "StoppableStream",
+        "StringIO",
+        "Template",
+        "TemplateBody",
+        "TemplateExecutionError",
+        "TemplateSyntaxError",
+        "Value",
+        "WHITESPACE_TO_END_OF_LINE",
+    )
+)
+# Every (owner, attribute) these patches need, in the form the other patch modules use.
+RELIES_ON: tuple[tuple[object, str], ...] = tuple(
+    dict.fromkeys(
+        [
+            (resolve_owner(airspeed, owner.rpartition(".")[0]), "OPERATORS")
+            if owner.endswith(".OPERATORS")
+            else (resolve_owner(airspeed, owner), name)
+            for owner, name in REPLACED
+        ]
+        + list(_READS)
+    )
+)
+
+
 def install() -> None:
     """Put every replacement in ``REPLACEMENTS`` in place in airspeed."""
     for (owner, name), replacement in REPLACEMENTS.items():

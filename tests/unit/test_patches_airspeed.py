@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 from types import ModuleType
+from typing import Any
 
 import airspeed
 import pytest
@@ -47,3 +48,9 @@ def test_each_replaced_attribute_is_now_the_patched_one(owner: str, name: str) -
     patched = airspeed_patches.resolve_owner(airspeed, owner)
     current = patched[name] if isinstance(patched, dict) else vars(patched)[name]
     assert current is airspeed_patches.REPLACEMENTS[(owner, name)]
+
+
+@pytest.mark.parametrize(("owner", "name"), airspeed_patches.RELIES_ON)
+def test_everything_the_patches_rely_on_exists_in_airspeed(owner: Any, name: str) -> None:
+    original = UNPATCHED if owner is airspeed else getattr(UNPATCHED, owner.__name__)
+    assert hasattr(original, name)
