@@ -4,7 +4,11 @@
 |---|---|
 | `target` | local_aws or AWS (`TUTORIAL_TARGET`), boto3 clients, stack name, identity |
 | `local_server` | start local_aws if nothing answers, stop it if we started it |
-| `stack` | template as a table, validate, deploy with progress, outputs, delete |
+| `template` | where cfn/template.yaml is, read as a dict, checked by cfn-lint |
+| `resource_purposes` | why each resource of the template exists (the table in 01_deploy) |
+| `stack` | deploy (create or update), status, outputs, delete |
+| `stack_watch` | stack events as lines and a progress bar until the stack settles |
+| `stack_states` | what each stack status means, and what to do about it |
 | `websocket_client` | connect (query string, headers), send, receive with timeouts |
 | `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |
 | `connections_api` | `@connections`: post, connection info, broadcast with stale-id cleanup |
@@ -29,18 +33,15 @@ from tutorial_helpers.local_server import (
     start_workshop,
     stop_local_aws_if_we_started_it,
 )
+from tutorial_helpers.resource_purposes import template_resources
 from tutorial_helpers.stack import (
-    TEMPLATE_PATH,
     WORKSHOP_TAG,
     delete_stack,
     deploy_stack,
     ensure_stack,
-    lint_template,
-    load_template,
     outputs_table,
     stack_outputs,
     stack_status,
-    template_resources,
 )
 from tutorial_helpers.tables import (
     deserialize,
@@ -51,6 +52,7 @@ from tutorial_helpers.tables import (
     wait_until_item_gone,
 )
 from tutorial_helpers.target import Target, describe, select_target, whoami
+from tutorial_helpers.template import TEMPLATE_PATH, lint_template, load_template
 from tutorial_helpers.websocket_client import (
     connect,
     drop,

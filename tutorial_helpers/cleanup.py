@@ -17,8 +17,10 @@ from typing import Any, TextIO
 import pandas as pd
 
 from tutorial_helpers.errors import WorkshopError
-from tutorial_helpers.stack import WORKSHOP_TAG, delete_stack, describe_stack, load_template
+from tutorial_helpers.stack import WORKSHOP_TAG, delete_stack
+from tutorial_helpers.stack_watch import describe_stack
 from tutorial_helpers.target import Target, select_target
+from tutorial_helpers.template import load_template
 
 # Resource types the stack creates that could outlive it, and how to list what exists.
 CHECKED_TYPES = {

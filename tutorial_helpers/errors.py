@@ -25,6 +25,9 @@ _REJECTED_CREDENTIALS = {
     "SignatureDoesNotMatch",
     "InvalidSignatureException",
 }
+# Error codes of a throttled call; botocore retries these (`target.AWS_CLIENT_CONFIG`) and
+# raises only once its attempts are used up.
+_THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
 
 
 class WorkshopError(Exception):
@@ -33,7 +36,9 @@ class WorkshopError(Exception):
 
 def is_local_endpoint(endpoint_url: str | None) -> bool:
     """True for an endpoint on this machine (local_aws), False for AWS itself."""
-    return bool(endpoint_url) and ("127.0.0.1" in endpoint_url or "localhost" in endpoint_url)
+    if not endpoint_url:
+        return False
+    return "127.0.0.1" in endpoint_url or "localhost" in endpoint_url
 
 
 @contextmanager
@@ -88,6 +93,12 @@ def explain_aws_errors(
             raise WorkshopError(
                 f"AWS rejected your credentials ({code}): they are wrong or have expired. "
                 "Refresh them (`aws sso login`, or new access keys), then restart the kernel."
+            ) from None
+        if code in _THROTTLED:
+            raise WorkshopError(
+                f"AWS kept throttling the calls ({code}): too many requests in this account "
+                "and region right now, even after retries. What was started goes on without "
+                "you; wait a minute, then run this cell again."
             ) from None
         if code == "AccessDenied" or code == "AccessDeniedException":
             raise WorkshopError(

@@ -1,8 +1,8 @@
-"""The workshop's CloudFormation stack: read the template, deploy it, watch it, read its outputs.
+"""The workshop's CloudFormation stack: deploy it, read its status and outputs, delete it.
 
 `deploy_stack` creates the stack or updates it; it prints the stack events as they happen and
-a progress bar over the template's resources. A deploy takes a second on local_aws and a few
-minutes on AWS. Every function takes the `Target` from `select_target()`.
+a progress bar over the template's resources (`stack_watch`). A deploy takes a second on
+local_aws and a few minutes on AWS. Every function takes the `Target` from `select_target()`.
 """
 
 from __future__ import annotations
@@ -10,113 +10,27 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Callable, Iterable
-from datetime import UTC
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 import pandas as pd
-import yaml
 from botocore.exceptions import ClientError
-from tqdm import tqdm
 
 from tutorial_helpers.errors import WorkshopError
+from tutorial_helpers.stack_states import (
+    DEPLOYED,
+    ONLY_DELETABLE,
+    SUCCESS,
+    cannot_update_message,
+    next_step_after_failed_deploy,
+)
+from tutorial_helpers.stack_watch import describe_stack, event_ids, failure_reasons, watch_stack
 from tutorial_helpers.target import Target
+from tutorial_helpers.template import TEMPLATE_PATH, load_template
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "cfn" / "template.yaml"
 WORKSHOP_TAG = {"Key": "workshop", "Value": "apigw-websocket"}
 CAPABILITIES = ["CAPABILITY_IAM"]  # the template creates IAM roles (with generated names)
-
-# Stack states after which an update is impossible: the first create failed and rolled back.
-FAILED_FIRST_CREATE = {"ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_FAILED"}
-SUCCESS = {"CREATE_COMPLETE", "UPDATE_COMPLETE", "DELETE_COMPLETE", "IMPORT_COMPLETE"}
-THROTTLING = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
-
-# Why each resource of cfn/template.yaml exists, for the table in 01_deploy.
-RESOURCE_PURPOSES = {
-    "SessionsTable": "one item per open connection; TTL deletes items whose `ttl` has passed",
-    "SessionsTableAccessRole": "lets API Gateway call PutItem and DeleteItem on that table only",
-    "WebSocketApi": "the WebSocket API; routes on the `action` field of JSON messages",
-    "ConnectRoute": "$connect: runs during the handshake, before the connection exists",
-    "ConnectIntegration": "writes the connection's item with PutItem (VTL template, no Lambda)",
-    "ConnectIntegrationResponse": "accepts DynamoDB's 200 answer, so the handshake succeeds",
-    "DisconnectRoute": "$disconnect: runs after a connection closed (best-effort)",
-    "DisconnectIntegration": "deletes the connection's item with DeleteItem (VTL template)",
-    "DisconnectIntegrationResponse": "accepts DynamoDB's 200 answer",
-    "DefaultRoute": "$default: every message that no other route matches",
-    "DefaultRouteResponse": "makes $default two-way: the Lambda's `body` goes back to the client",
-    "DefaultIntegration": "hands the message to the echo Lambda as a proxy event",
-    "DefaultRouteFunction": "the echo Lambda: returns the event it received",
-    "DefaultRouteFunctionLogGroup": "the Lambda's logs, kept 7 days and deleted with the stack",
-    "DefaultRouteFunctionRole": "lets the Lambda write its logs, nothing else",
-    "DefaultRouteFunctionPermission": "lets this API (and only this API) invoke the Lambda",
-    "Deployment": "a snapshot of the routes, taken after all of them exist",
-    "Stage": "publishes the deployment at .../api, the URL clients connect to",
-}
-
-
-class _CloudFormationLoader(yaml.SafeLoader):
-    """YAML loader that reads `!Ref x` as `{"Ref": x}`, `!Sub s` as `{"Fn::Sub": s}`, etc."""
-
-
-def _intrinsic(loader: yaml.SafeLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = tag_suffix if tag_suffix == "Ref" else f"Fn::{tag_suffix}"
-    if isinstance(node, yaml.ScalarNode):
-        value: Any = loader.construct_scalar(node)
-        if name == "Fn::GetAtt":
-            value = value.split(".", 1)
-    elif isinstance(node, yaml.SequenceNode):
-        value = loader.construct_sequence(node, deep=True)
-    else:
-        value = loader.construct_mapping(node, deep=True)
-    return {name: value}
-
-
-_CloudFormationLoader.add_multi_constructor("!", _intrinsic)
-
-
-def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
-    """The template as a dict (short-form intrinsics like `!Sub` become `{"Fn::Sub": ...}`)."""
-    return yaml.load(path.read_text(), Loader=_CloudFormationLoader)
-
-
-def template_resources(path: Path = TEMPLATE_PATH) -> pd.DataFrame:
-    """One row per resource of the template: logical id, type and why it is there."""
-    resources = load_template(path)["Resources"]
-    rows = [
-        {
-            "logical id": logical_id,
-            "type": resource["Type"],
-            "why": RESOURCE_PURPOSES.get(logical_id, ""),
-        }
-        for logical_id, resource in resources.items()
-    ]
-    return pd.DataFrame(rows)
-
-
-def lint_template(path: Path = TEMPLATE_PATH) -> list[str]:
-    """cfn-lint's findings for the template (errors and warnings), as text; [] means clean.
-
-    cfn-lint knows each resource type's rules (allowed values, deprecated runtimes, …), which
-    `validate_template` does not check.
-    """
-    try:
-        from cfnlint.api import lint_file
-    except ImportError:
-        raise WorkshopError(
-            "cfn-lint is not installed: `pip install cfn-lint` (optional)."
-        ) from None
-    return [str(match) for match in lint_file(path)]
-
-
-def describe_stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
-    """The stack as `describe_stacks` returns it, or None if there is no such stack."""
-    try:
-        return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    except ClientError as error:
-        if "does not exist" in error.response["Error"].get("Message", ""):
-            return None
-        raise
 
 
 def stack_status(target: Target) -> str:
@@ -130,7 +44,7 @@ def stack_outputs(target: Target) -> dict[str, str]:
     """The stack's outputs as `{OutputKey: OutputValue}`; `WorkshopError` if not deployed."""
     with target.errors():
         stack = describe_stack(target.client("cloudformation"), target.stack_name)
-    if stack is None or stack["StackStatus"] not in SUCCESS - {"DELETE_COMPLETE"}:
+    if stack is None or stack["StackStatus"] not in DEPLOYED:
         status = stack["StackStatus"] if stack else "not found"
         raise WorkshopError(
             f"Stack {target.stack_name} in {target.region} is {status}. "
@@ -157,99 +71,6 @@ def outputs_table(target: Target) -> pd.DataFrame:
     )
 
 
-def _event_line(event: dict[str, Any]) -> str:
-    when = event["Timestamp"].astimezone(UTC).strftime("%H:%M:%S")
-    reason = event.get("ResourceStatusReason") or ""
-    return (
-        f"{when}  {event['LogicalResourceId']:<32} {event['ResourceStatus']:<20} {reason}".rstrip()
-    )
-
-
-def _is_throttled(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in THROTTLING
-
-
-def _call_with_backoff(call: Callable[[], Any], sleep: Callable[[float], None]) -> Any:
-    """Make an AWS call; if AWS throttles it, wait (1, 2, 4 … 20 s) and try again."""
-    delay = 1.0
-    for _attempt in range(8):
-        try:
-            return call()
-        except ClientError as error:
-            if not _is_throttled(error):
-                raise
-            sleep(delay)
-            delay = min(delay * 2, 20.0)
-    return call()
-
-
-def _event_ids(cloudformation: Any, stack_id: str) -> set[str]:
-    events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
-    return {event["EventId"] for event in events}
-
-
-def watch_stack(
-    cloudformation: Any,
-    stack_id: str,
-    *,
-    total_resources: int,
-    seen_event_ids: Iterable[str] = (),
-    poll_seconds: float = 5.0,
-    timeout_seconds: float = 1800.0,
-    sleep: Callable[[float], None] = time.sleep,
-    out: TextIO | None = None,
-    clock: Callable[[], float] = time.monotonic,
-) -> str:
-    """Print the stack's new events until it settles; return its final status.
-
-    `stack_id` is the stack's id (ARN), which still answers after the stack is deleted. Each
-    new event is printed as one plain line; a progress bar counts the resources that reached
-    a `*_COMPLETE` state and is filled at the end (local_aws reports only stack events).
-    """
-    out = out or sys.stdout
-    seen = set(seen_event_ids)
-    done: set[str] = set()
-    stack_name = stack_id.split("/")[1] if stack_id.startswith("arn:") else stack_id
-    started = clock()
-    with tqdm(total=total_resources, unit="resource", file=out, leave=True) as bar:
-        while True:
-            events = _call_with_backoff(
-                lambda: cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"],
-                sleep,
-            )
-            for event in reversed(events):  # AWS lists the newest first
-                if event["EventId"] in seen:
-                    continue
-                seen.add(event["EventId"])
-                bar.write(_event_line(event), file=out)
-                is_resource = event["LogicalResourceId"] != stack_name
-                finished = event["ResourceStatus"].endswith(("_COMPLETE", "_SKIPPED"))
-                if is_resource and finished and event["LogicalResourceId"] not in done:
-                    done.add(event["LogicalResourceId"])
-                    bar.update(1)
-            stack = _call_with_backoff(lambda: describe_stack(cloudformation, stack_id), sleep)
-            status = stack["StackStatus"] if stack else "DELETE_COMPLETE"
-            if not status.endswith("_IN_PROGRESS"):
-                if status in SUCCESS:
-                    bar.update(total_resources - bar.n)
-                return status
-            if clock() - started > timeout_seconds:
-                raise WorkshopError(
-                    f"Stack {stack_name} is still {status} after {timeout_seconds / 60:.0f} "
-                    "minutes. Look at its Events tab in the CloudFormation console."
-                )
-            sleep(poll_seconds)
-
-
-def _failure_reasons(cloudformation: Any, stack_id: str) -> list[str]:
-    events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
-    return [
-        f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
-        for event in reversed(events)
-        if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason")
-    ]
-
-
 def _poll_seconds(target: Target) -> float:
     return 0.2 if target.is_local else 5.0
 
@@ -269,7 +90,7 @@ def delete_stack(
             print(f"Stack {target.stack_name} does not exist: nothing to delete.", file=out)
             return "DOES_NOT_EXIST"
         stack_id = stack["StackId"]
-        seen = _event_ids(cloudformation, stack_id)
+        seen = event_ids(cloudformation, stack_id)
         total = len(cloudformation.describe_stack_resources(StackName=stack_id)["StackResources"])
         print(f"Deleting stack {target.stack_name} ({total} resources)...", file=out)
         cloudformation.delete_stack(StackName=target.stack_name)
@@ -283,7 +104,7 @@ def delete_stack(
             out=out,
         )
     if status != "DELETE_COMPLETE":
-        reasons = "\n".join(_failure_reasons(cloudformation, stack_id))
+        reasons = "\n".join(failure_reasons(cloudformation, stack_id))
         raise WorkshopError(
             f"Deleting {target.stack_name} ended in {status}:\n{reasons}\n"
             "Fix what blocks it (see the reasons above), then run the delete again."
@@ -303,9 +124,10 @@ def deploy_stack(
     """Create the stack, or update it if it exists, and wait; return its outputs.
 
     Prints the stack events as they happen. "No updates are to be performed" is not an error.
-    A stack whose first creation failed (`ROLLBACK_COMPLETE`) cannot be updated: pass
-    `replace_failed=True` to delete it and create it again. Raises `WorkshopError` if the
-    deploy fails, with the reasons CloudFormation gave.
+    A stack CloudFormation can only delete (its first creation failed, `ROLLBACK_COMPLETE`,
+    or a delete failed, `DELETE_FAILED`) cannot be updated: pass `replace_failed=True` to
+    delete it and create it again. Raises `WorkshopError` if the deploy fails, with the
+    reasons CloudFormation gave.
     """
     out = out or sys.stdout
     body = template_path.read_text()
@@ -319,19 +141,15 @@ def deploy_stack(
                 cloudformation,
                 stack["StackId"],
                 total_resources=total,
-                seen_event_ids=_event_ids(cloudformation, stack["StackId"]),
+                seen_event_ids=event_ids(cloudformation, stack["StackId"]),
                 poll_seconds=_poll_seconds(target),
                 sleep=sleep,
                 out=out,
             )
             stack = describe_stack(cloudformation, target.stack_name)
-        if stack and stack["StackStatus"] in FAILED_FIRST_CREATE:
+        if stack and stack["StackStatus"] in ONLY_DELETABLE:
             if not replace_failed:
-                raise WorkshopError(
-                    f"Stack {target.stack_name} is {stack['StackStatus']}: its first creation "
-                    "failed, and such a stack cannot be updated. Run "
-                    "`deploy_stack(target, replace_failed=True)` to delete it and deploy again."
-                )
+                raise WorkshopError(cannot_update_message(target.stack_name, stack["StackStatus"]))
             delete_stack(target, sleep=sleep, out=out)
             stack = None
         arguments = {
@@ -346,7 +164,7 @@ def deploy_stack(
             seen: set[str] = set()
         else:
             stack_id = stack["StackId"]
-            seen = _event_ids(cloudformation, stack_id)
+            seen = event_ids(cloudformation, stack_id)
             try:
                 cloudformation.update_stack(**arguments)
             except ClientError as error:
@@ -365,14 +183,10 @@ def deploy_stack(
             out=out,
         )
         if status not in SUCCESS:
-            reasons = "\n".join(_failure_reasons(cloudformation, stack_id)) or "(no reason given)"
-            hint = (
-                "Run `deploy_stack(target, replace_failed=True)` to start over."
-                if status in FAILED_FIRST_CREATE
-                else "The stack was rolled back to its previous version; fix and deploy again."
-            )
+            reasons = "\n".join(failure_reasons(cloudformation, stack_id)) or "(no reason given)"
             raise WorkshopError(
-                f"Deploying {target.stack_name} ended in {status}:\n{reasons}\n{hint}"
+                f"Deploying {target.stack_name} ended in {status}:\n{reasons}\n"
+                f"{next_step_after_failed_deploy(status)}"
             )
         print(f"Stack {target.stack_name}: {status}", file=out)
     return stack_outputs(target)
@@ -381,10 +195,12 @@ def deploy_stack(
 def ensure_stack(target: Target, *, out: TextIO | None = None) -> dict[str, str]:
     """The stack's outputs; deploys the stack first if it is missing (so a notebook runs alone).
 
-    Locally that deploy is silent (it takes a second); on AWS it shows its progress.
+    A stack whose last update was rolled back (`UPDATE_ROLLBACK_COMPLETE`) is deployed and
+    used as it is. Locally that deploy is silent (it takes a second); on AWS it shows its
+    progress.
     """
     out = out or sys.stdout
-    if stack_status(target) not in SUCCESS - {"DELETE_COMPLETE"}:
+    if stack_status(target) not in DEPLOYED:
         deploy_stack(target, replace_failed=True, out=io.StringIO() if target.is_local else out)
     print(f"Stack {target.stack_name} is deployed.", file=out)
     return stack_outputs(target)

@@ -72,8 +72,11 @@ def send_json(ws: websocket.WebSocket, message: dict[str, Any]) -> None:
     ws.send(json.dumps(message))
 
 
-def receive(ws: websocket.WebSocket, timeout: float = 5.0) -> str:
-    """The next text frame; `WorkshopError` if none arrives within `timeout` seconds."""
+def receive(ws: websocket.WebSocket, timeout: float = 5.0) -> str | bytes:
+    """The next message: a text frame as str (a binary one as bytes).
+
+    `WorkshopError` if none arrives within `timeout` seconds.
+    """
     ws.settimeout(timeout)
     try:
         return ws.recv()
@@ -106,8 +109,11 @@ def my_connection_id(ws: websocket.WebSocket, timeout: float = 5.0) -> str:
 
 def drop(ws: websocket.WebSocket) -> None:
     """End the connection without a close frame, as a lost network or killed process does."""
-    ws.sock.shutdown(socket.SHUT_RDWR)
-    ws.sock.close()
+    sock = ws.sock
+    if sock is None:  # websocket-client drops its socket once the connection is closed
+        raise WorkshopError("This connection is already closed: open a new one with connect().")
+    sock.shutdown(socket.SHUT_RDWR)
+    sock.close()
 
 
 def is_closed_by_server(ws: websocket.WebSocket, timeout: float = 5.0) -> bool:

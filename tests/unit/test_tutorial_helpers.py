@@ -8,6 +8,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,14 +25,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tutorial_helpers import WorkshopError, connect, items_to_dataframe, receive, whoami
+from tutorial_helpers import WorkshopError, connect, drop, items_to_dataframe, receive, whoami
 from tutorial_helpers.connections_api import (
     broadcast,
     connection_info,
     management_endpoint,
 )
 from tutorial_helpers.errors import explain_aws_errors
-from tutorial_helpers.stack import RESOURCE_PURPOSES, load_template, template_resources
+from tutorial_helpers.resource_purposes import RESOURCE_PURPOSES, template_resources
 from tutorial_helpers.tables import deserialize, flatten, plain
 from tutorial_helpers.target import (
     Target,
@@ -41,7 +42,10 @@ from tutorial_helpers.target import (
     stack_name_for,
     target_name,
 )
+from tutorial_helpers.template import TEMPLATE_PATH, find_template, load_template
 from tutorial_helpers.websocket_client import connection_url
+
+REPOSITORY = Path(__file__).resolve().parents[2]
 
 TARGET_VARIABLES = (
     "TUTORIAL_TARGET",
@@ -215,6 +219,14 @@ def test_missing_and_rejected_credentials_are_explained() -> None:
         raise _client_error("AccessDenied", "not allowed: iam:CreateRole")
 
 
+def test_throttling_that_outlasts_botocores_retries_says_to_wait_and_rerun() -> None:
+    with (
+        pytest.raises(WorkshopError, match=r"throttling.*\(Throttling\).*wait a minute"),
+        explain_aws_errors(None, "eu-west-1"),
+    ):
+        raise _client_error("Throttling", "Rate exceeded")
+
+
 def test_other_errors_pass_through_unchanged() -> None:
     with pytest.raises(ClientError, match="ValidationError"), explain_aws_errors():
         raise _client_error("ValidationError", "bad template")
@@ -309,6 +321,42 @@ def test_every_template_resource_says_why_it_is_there() -> None:
     assert load_template()["Resources"]["ConnectIntegration"]["Properties"]["CredentialsArn"] == {
         "Fn::GetAtt": ["SessionsTableAccessRole", "Arn"]
     }
+
+
+# ---------------------------------------------------------------- the template, installed or not
+
+
+def test_the_template_is_the_checkouts_cfn_template_yaml() -> None:
+    assert TEMPLATE_PATH == REPOSITORY / "cfn" / "template.yaml"
+
+
+def test_an_installed_package_finds_the_template_it_carries(tmp_path) -> None:
+    installed = tmp_path / "site-packages" / "tutorial_helpers" / "cfn" / "template.yaml"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("Resources: {}\n")
+    no_checkout = tmp_path / "cfn" / "template.yaml"
+    assert find_template(checkout=no_checkout, installed=installed) == installed
+    checkout = REPOSITORY / "cfn" / "template.yaml"
+    assert find_template(checkout=checkout, installed=installed) == checkout  # checkout first
+    assert find_template(checkout=no_checkout, installed=tmp_path / "gone") == no_checkout
+
+
+def _packages_on_disk(*roots: str) -> set[str]:
+    return {
+        ".".join(init.parent.relative_to(REPOSITORY).parts)
+        for root in roots
+        for init in (REPOSITORY / root).rglob("__init__.py")
+    }
+
+
+def test_the_wheel_lists_every_package_and_carries_the_template() -> None:
+    with open(REPOSITORY / "pyproject.toml", "rb") as file:
+        setuptools = tomllib.load(file)["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    # A subpackage missing here would be missing from a non-editable install.
+    assert _packages_on_disk("local_aws", "tutorial_helpers") <= listed
+    assert setuptools["package-dir"]["tutorial_helpers.cfn"] == "cfn"
+    assert setuptools["package-data"]["tutorial_helpers.cfn"] == ["template.yaml"]
 
 
 # ---------------------------------------------------------------- @connections
@@ -528,6 +576,15 @@ def test_receive_times_out_with_advice(fake_server) -> None:
     with pytest.raises(WorkshopError, match="No message arrived within 0.2 s"):
         receive(ws, timeout=0.2)
     ws.close(timeout=0.1)
+
+
+def test_drop_of_a_closed_connection_says_to_open_a_new_one(fake_server) -> None:
+    port, replies = fake_server
+    replies.append(accept_websocket)
+    ws = connect(f"ws://127.0.0.1:{port}/abc/api", timeout=2)
+    ws.close(timeout=0.1)
+    with pytest.raises(WorkshopError, match="already closed.*connect"):
+        drop(ws)
 
 
 def test_wss_url_connects_over_tls(tls_server, monkeypatch) -> None:

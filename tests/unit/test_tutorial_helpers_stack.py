@@ -10,20 +10,22 @@ import io
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 
 from tutorial_helpers import WorkshopError, management_endpoint
 from tutorial_helpers.stack import (
     CAPABILITIES,
-    TEMPLATE_PATH,
     WORKSHOP_TAG,
     delete_stack,
     deploy_stack,
     ensure_stack,
-    load_template,
-    watch_stack,
+    stack_outputs,
 )
+from tutorial_helpers.stack_watch import watch_stack
+from tutorial_helpers.target import Target
+from tutorial_helpers.template import TEMPLATE_PATH, load_template
 
 from .test_tutorial_helpers import StubbedTarget, aws_client
 
@@ -115,7 +117,7 @@ def aws_target(cloudformation: Any) -> StubbedTarget:
     return StubbedTarget("aws", "eu-west-1", NAME, clients={"cloudformation": cloudformation})
 
 
-def test_create_prints_events_as_they_happen_and_survives_throttling(cloudformation) -> None:
+def test_create_prints_events_as_they_happen(cloudformation) -> None:
     created = [
         event(1, NAME, "CREATE_IN_PROGRESS", "User Initiated"),
         event(2, "SessionsTable", "CREATE_IN_PROGRESS"),
@@ -140,12 +142,9 @@ def test_create_prints_events_as_they_happen_and_survives_throttling(cloudformat
         )
         stub.add_response("describe_stack_events", newest_first(*created), {"StackName": STACK_ID})
         stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"), {"StackName": STACK_ID})
-        throttled(stub, "describe_stack_events")
-        throttled(stub, "describe_stack_events")
         stub.add_response("describe_stack_events", newest_first(*created, *later))
         stub.add_response("describe_stacks", stack("CREATE_IN_PROGRESS"))
         stub.add_response("describe_stack_events", newest_first(*created, *later, *done))
-        throttled(stub, "describe_stacks")
         stub.add_response("describe_stacks", stack("CREATE_COMPLETE"))
         stub.add_response(
             "describe_stacks", stack("CREATE_COMPLETE", outputs=OUTPUTS), {"StackName": NAME}
@@ -166,7 +165,7 @@ def test_create_prints_events_as_they_happen_and_survives_throttling(cloudformat
     assert f"Creating stack {NAME} ({TOTAL} resources)" in text
     assert f"{TOTAL}/{TOTAL}" in text  # the bar is full at the end
     assert text.rstrip().endswith(f"Stack {NAME}: CREATE_COMPLETE")
-    assert sleep.waits == [5.0, 1.0, 2.0, 5.0, 1.0]  # polls every 5 s, backs off when throttled
+    assert sleep.waits == [5.0, 5.0]  # polls every 5 s
     assert outputs == {"WebSocketURL": URL, "SessionsTableName": f"{NAME}-Sessions"}
     assert management_endpoint(outputs["WebSocketURL"]) == (
         "https://abcde12345.execute-api.eu-west-1.amazonaws.com/api"
@@ -355,3 +354,135 @@ def test_ensure_stack_deploys_a_missing_stack_with_progress_on_aws(cloudformatio
     assert f"Creating stack {NAME}" in out.getvalue()
     assert out.getvalue().endswith(f"Stack {NAME} is deployed.\n")
     assert outputs["WebSocketURL"] == URL
+
+
+# ---------------------------------------------------------------- what each status means
+
+
+@pytest.mark.parametrize(
+    ("status", "what_happened"),
+    [
+        ("ROLLBACK_COMPLETE", "its first creation failed and was rolled back"),
+        ("ROLLBACK_FAILED", "its first creation failed, and so did the rollback"),
+        ("CREATE_FAILED", "its creation failed and was not rolled back"),
+        ("DELETE_FAILED", "a delete of it failed, leaving some of its resources"),
+    ],
+)
+def test_a_stack_that_can_only_be_deleted_says_truly_why(
+    cloudformation, status, what_happened
+) -> None:
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack(status), {"StackName": NAME})
+        with pytest.raises(WorkshopError) as raised:
+            deploy_stack(aws_target(cloudformation), sleep=Recorder(), out=io.StringIO())
+    message = str(raised.value)
+    assert f"Stack {NAME} is {status}: {what_happened}, and such a stack cannot" in message
+    assert "replace_failed=True" in message
+    if status == "DELETE_FAILED":
+        assert "first creation" not in message
+
+
+def test_a_stack_whose_update_was_rolled_back_is_deployed(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE", outputs=OUTPUTS))
+        assert stack_outputs(aws_target(cloudformation))["WebSocketURL"] == URL
+
+
+def test_ensure_stack_uses_a_stack_whose_update_was_rolled_back_as_it_is(cloudformation) -> None:
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE"))  # stack_status
+        stub.add_response("describe_stacks", stack("UPDATE_ROLLBACK_COMPLETE", outputs=OUTPUTS))
+        out = io.StringIO()
+        outputs = ensure_stack(aws_target(cloudformation), out=out)
+        stub.assert_no_pending_responses()  # no update_stack, no create_stack
+    assert out.getvalue() == f"Stack {NAME} is deployed.\n"
+    assert outputs["WebSocketURL"] == URL
+
+
+@pytest.mark.parametrize(
+    ("final_status", "next_step"),
+    [
+        ("UPDATE_ROLLBACK_COMPLETE", "rolled back to its previous version, which still works"),
+        ("UPDATE_ROLLBACK_FAILED", "so did its rollback.*Continue update rollback"),
+    ],
+)
+def test_a_failed_update_says_what_state_it_left(cloudformation, final_status, next_step) -> None:
+    failed = [
+        event(1, NAME, "UPDATE_IN_PROGRESS", "User Initiated"),
+        event(2, "SessionsTableAccessRole", "UPDATE_FAILED", "Policy is malformed"),
+        event(3, NAME, final_status),
+    ]
+    with Stubber(cloudformation) as stub:
+        stub.add_response("describe_stacks", stack("UPDATE_COMPLETE"), {"StackName": NAME})
+        stub.add_response("describe_stack_events", newest_first())
+        stub.add_response("update_stack", {"StackId": STACK_ID})
+        stub.add_response("describe_stack_events", newest_first(*failed))
+        stub.add_response("describe_stacks", stack(final_status))
+        stub.add_response("describe_stack_events", newest_first(*failed))
+        with pytest.raises(WorkshopError, match=next_step) as raised:
+            deploy_stack(aws_target(cloudformation), sleep=Recorder(), out=io.StringIO())
+    assert "SessionsTableAccessRole: Policy is malformed" in str(raised.value)
+    if final_status == "UPDATE_ROLLBACK_FAILED":
+        assert "rolled back to its previous version" not in str(raised.value)
+
+
+# ---------------------------------------------------------------- throttling: one retry layer
+
+
+def test_the_helpers_do_not_retry_on_top_of_botocore(cloudformation) -> None:
+    # A throttling error reaching the helpers means botocore's own retries are used up:
+    # the helpers explain it instead of starting a second round of retries.
+    with Stubber(cloudformation) as stub:
+        no_such_stack(stub)
+        stub.add_response("create_stack", {"StackId": STACK_ID})
+        throttled(stub, "describe_stack_events")
+        stub.add_response("describe_stack_events", newest_first(event(1, NAME, "CREATE_COMPLETE")))
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE"))
+        stub.add_response("describe_stacks", stack("CREATE_COMPLETE", outputs=OUTPUTS))
+        sleep = Recorder()
+        with pytest.raises(WorkshopError, match=r"throttling.*run this cell again"):
+            deploy_stack(aws_target(cloudformation), sleep=sleep, out=io.StringIO())
+    assert sleep.waits == []
+
+
+class _CannedBody:
+    """The raw body of a canned HTTP answer (what botocore reads from urllib3)."""
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        yield self._body
+
+
+THROTTLED_XML = (
+    b'<ErrorResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/"><Error>'
+    b"<Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>"
+    b"<RequestId>r</RequestId></ErrorResponse>"
+)
+EVENTS_XML = (
+    b'<DescribeStackEventsResponse xmlns="http://cloudformation.amazonaws.com/doc/2010-05-15/">'
+    b"<DescribeStackEventsResult><StackEvents/></DescribeStackEventsResult>"
+    b"<ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeStackEventsResponse>"
+)
+
+
+def test_aws_clients_retry_throttled_calls_in_botocore(monkeypatch) -> None:
+    from botocore.awsrequest import AWSResponse
+
+    session = boto3.Session(
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="eu-west-1"
+    )
+    client = Target("aws", "eu-west-1", NAME, None, session).client("cloudformation")
+    answers = [(400, THROTTLED_XML)] * 3 + [(200, EVENTS_XML)]
+    sent: list[str] = []
+
+    def answer_without_network(request: Any, **kwargs: Any) -> AWSResponse:
+        sent.append(request.url)
+        status, body = answers[len(sent) - 1]
+        return AWSResponse(request.url, status, {}, _CannedBody(body))
+
+    client.meta.events.register("before-send.cloudformation", answer_without_network)
+    monkeypatch.setattr("botocore.endpoint.time.sleep", lambda seconds: None)
+    assert client.describe_stack_events(StackName=STACK_ID)["StackEvents"] == []
+    assert len(sent) == 4  # three throttled attempts retried by botocore, then the answer

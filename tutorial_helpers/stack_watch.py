@@ -1,0 +1,104 @@
+"""Follow a CloudFormation stack while it changes: its events as lines, a progress bar, its end.
+
+Throttled calls (many learners polling one account) are retried by botocore itself, with
+the backoff `target.AWS_CLIENT_CONFIG` sets: the helpers add no retry loop of their own.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC
+from typing import Any, TextIO
+
+from botocore.exceptions import ClientError
+from tqdm import tqdm
+
+from tutorial_helpers.errors import WorkshopError
+from tutorial_helpers.stack_states import SUCCESS
+
+
+def describe_stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
+    """The stack as `describe_stacks` returns it, or None if there is no such stack."""
+    try:
+        stack: dict[str, Any] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as error:
+        if "does not exist" in error.response["Error"].get("Message", ""):
+            return None
+        raise
+    return stack
+
+
+def event_ids(cloudformation: Any, stack_id: str) -> set[str]:
+    """The ids of the stack's events so far (to print only the ones that follow)."""
+    events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+    return {event["EventId"] for event in events}
+
+
+def failure_reasons(cloudformation: Any, stack_id: str) -> list[str]:
+    """`logical id: reason` for each failed resource event, oldest first."""
+    events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+    return [
+        f"{event['LogicalResourceId']}: {event['ResourceStatusReason']}"
+        for event in reversed(events)
+        if event["ResourceStatus"].endswith("_FAILED") and event.get("ResourceStatusReason")
+    ]
+
+
+def _event_line(event: dict[str, Any]) -> str:
+    when = event["Timestamp"].astimezone(UTC).strftime("%H:%M:%S")
+    reason = event.get("ResourceStatusReason") or ""
+    return (
+        f"{when}  {event['LogicalResourceId']:<32} {event['ResourceStatus']:<20} {reason}".rstrip()
+    )
+
+
+def watch_stack(
+    cloudformation: Any,
+    stack_id: str,
+    *,
+    total_resources: int,
+    seen_event_ids: Iterable[str] = (),
+    poll_seconds: float = 5.0,
+    timeout_seconds: float = 1800.0,
+    sleep: Callable[[float], None] = time.sleep,
+    out: TextIO | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> str:
+    """Print the stack's new events until it settles; return its final status.
+
+    `stack_id` is the stack's id (ARN), which still answers after the stack is deleted. Each
+    new event is printed as one plain line; a progress bar counts the resources that reached
+    a `*_COMPLETE` state and is filled at the end (local_aws reports only stack events).
+    """
+    out = out or sys.stdout
+    seen = set(seen_event_ids)
+    done: set[str] = set()
+    stack_name = stack_id.split("/")[1] if stack_id.startswith("arn:") else stack_id
+    started = clock()
+    with tqdm(total=total_resources, unit="resource", file=out, leave=True) as bar:
+        while True:
+            events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+            for event in reversed(events):  # AWS lists the newest first
+                if event["EventId"] in seen:
+                    continue
+                seen.add(event["EventId"])
+                bar.write(_event_line(event), file=out)
+                is_resource = event["LogicalResourceId"] != stack_name
+                finished = event["ResourceStatus"].endswith(("_COMPLETE", "_SKIPPED"))
+                if is_resource and finished and event["LogicalResourceId"] not in done:
+                    done.add(event["LogicalResourceId"])
+                    bar.update(1)
+            stack = describe_stack(cloudformation, stack_id)
+            status: str = stack["StackStatus"] if stack else "DELETE_COMPLETE"
+            if not status.endswith("_IN_PROGRESS"):
+                if status in SUCCESS:
+                    bar.update(total_resources - bar.n)
+                return status
+            if clock() - started > timeout_seconds:
+                raise WorkshopError(
+                    f"Stack {stack_name} is still {status} after {timeout_seconds / 60:.0f} "
+                    "minutes. Look at its Events tab in the CloudFormation console."
+                )
+            sleep(poll_seconds)
