@@ -1,4 +1,7 @@
-"""Fixtures of the fidelity suite: stacks on the session's local_aws, and a short-timeout one."""
+"""Fixtures of the fidelity suite: stacks on the session's local_aws, and a short-timeout one.
+
+The workshop's own stack (`workshop`) comes from tests/conftest.py.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import LocalAwsProcess, deploy
-from tests.fidelity.support import deploy_template
+from tests.fidelity.support import TEMPLATES
+from tests.support import LocalAwsProcess, deploy
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -17,39 +20,31 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def workshop(local_aws: LocalAwsProcess) -> dict[str, str]:
-    """The workshop's own template (cfn/template.yaml), deployed for this suite alone."""
-    return deploy(local_aws, "fidelity")
-
-
-@pytest.fixture(scope="session")
 def lambda_api(local_aws: LocalAwsProcess) -> dict[str, str]:
     """Lambda proxy routes: a recording $connect/$disconnect and a configurable message route."""
-    return deploy_template(local_aws, "fid-lambda", "lambda_api.yaml")
+    return deploy(local_aws, "fid-lambda", TEMPLATES / "lambda_api.yaml")
 
 
 @pytest.fixture(scope="session")
 def short_lived() -> Iterator[LocalAwsProcess]:
-    """A local_aws with a 1 s idle timeout, a 2.5 s connection limit and a 403 connect failure."""
-    server = LocalAwsProcess(
-        "--idle-timeout",
-        "1",
-        "--max-connection-seconds",
-        "2.5",
-        "--connect-failure-status",
-        "403",
-    )
-    yield server
-    server.stop()
+    """A local_aws with a 1 s idle timeout, a 5 s connection limit and a 403 connect failure.
+
+    The limit is well apart from the idle timeout so that, even on a slow machine, a test can
+    tell which one closed a connection.
+    """
+    with LocalAwsProcess(
+        "--idle-timeout", "1", "--max-connection-seconds", "5", "--connect-failure-status", "403"
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def plain_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
     """`$request.body.action`; routes `join`, `5`, `true`, `[a, b]`; no `$default` or `$connect`."""
-    return deploy_template(
+    return deploy(
         local_aws,
         "fid-sel-plain",
-        "selection.yaml",
+        TEMPLATES / "selection.yaml",
         Expression="$request.body.action",
         KeyA="join",
         KeyB="5",
@@ -61,10 +56,10 @@ def plain_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def braced_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
     """Two braced variables, one a nested path, and static text; no `$default`."""
-    return deploy_template(
+    return deploy(
         local_aws,
         "fid-sel-braced",
-        "selection.yaml",
+        TEMPLATES / "selection.yaml",
         Expression="${request.body.service}/${request.body.meta.kind}",
         KeyA="chat/join",
         KeyB="/join",
@@ -76,10 +71,10 @@ def braced_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def static_selection(local_aws: LocalAwsProcess) -> dict[str, str]:
     """The static expression `\\$default`: every message goes to `$default`."""
-    return deploy_template(
+    return deploy(
         local_aws,
         "fid-sel-static",
-        "selection.yaml",
+        TEMPLATES / "selection.yaml",
         Expression="\\$default",
         KeyA="$default",
         KeyB="join",

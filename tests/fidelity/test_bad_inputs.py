@@ -11,15 +11,9 @@ from urllib.parse import quote
 import botocore.exceptions
 import pytest
 
-from tests.fidelity.support import (
-    TEMPLATES,
-    connect,
-    handshake_status,
-    http_endpoint,
-    stored_item,
-    wait_for,
-    whoami,
-)
+from tests.fidelity.support import TEMPLATES, stored_item
+from tests.support import wait_for
+from tests.support.clients import connect, handshake_status, http_endpoint, whoami
 
 JSON_INJECTION = '", "admin": {"S": "yes"}, "x": {"S": "'
 VTL_INJECTION = '$context.connectionId #set($x = "1") ${x} $util.escapeJavaScript("a") #end'

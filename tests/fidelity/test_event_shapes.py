@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import re
 
-from tests.fidelity.support import ask, connect, recorded_event
+from tests.fidelity.support import recorded_event
+from tests.support.clients import ask, connect
 
 CONTEXT_KEYS = [  # in the order of real captures (reference §5.2)
     "routeKey",

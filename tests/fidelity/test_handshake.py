@@ -9,15 +9,9 @@ from datetime import UTC, datetime
 import pytest
 import websocket
 
-from tests.fidelity.support import (
-    AWS_ID,
-    CLF_TIME,
-    ask,
-    connect,
-    handshake_status,
-    recorded_event,
-    wait_for,
-)
+from tests.fidelity.support import AWS_ID, CLF_TIME, recorded_event, recorded_event_now
+from tests.support import wait_for
+from tests.support.clients import ask, connect, handshake_status
 
 MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
@@ -75,7 +69,13 @@ def test_connect_function_status_becomes_the_handshake_status(local_aws, lambda_
     [event] = wait_for(lambda: connect_events(local_aws, lambda_api, tag))
     connection_id = event["requestContext"]["connectionId"]
     table = lambda_api["EventsTableName"]
-    assert recorded_event(local_aws, table, connection_id, "DISCONNECT", timeout=0.5) is None
+    # A later connection's $disconnect has run: a $disconnect of the refused one would have
+    # been recorded before it.
+    later = connect(lambda_api["WebSocketURL"])
+    later_id = json.loads(ask(later, {"action": "whoami"}))["requestContext"]["connectionId"]
+    later.close()
+    recorded_event(local_aws, table, later_id, "DISCONNECT")
+    assert recorded_event_now(local_aws, table, connection_id, "DISCONNECT") is None
 
 
 @pytest.mark.parametrize(
@@ -91,8 +91,13 @@ def test_connect_function_failure_or_bad_response_gives_502(lambda_api, query) -
     "suffix", ["-nope", "/extra/path"], ids=["unknown-stage", "path-beyond-stage"]
 )
 def test_only_the_stage_path_is_served(lambda_api, suffix) -> None:
-    # e2e covers the unknown stage on the workshop stack; here also a path beyond the stage.
     assert handshake_status(lambda_api["WebSocketURL"] + suffix) == 403
+
+
+def test_unknown_stage_of_the_workshop_stack_is_refused(workshop) -> None:
+    with pytest.raises(websocket.WebSocketBadStatusException) as refused:
+        connect(workshop["WebSocketURL"] + "-nope")
+    assert refused.value.status_code == 403
 
 
 def test_unknown_api_is_refused_with_403(local_aws) -> None:
@@ -182,6 +187,8 @@ def test_connect_times_are_integer_milliseconds_and_request_time_equals_connecte
     context = recorded_event(local_aws, table, message["connectionId"], "CONNECT")["requestContext"]
     assert type(context["connectedAt"]) is int
     assert type(context["requestTimeEpoch"]) is int
+    # Exact: local_aws takes both from one clock reading. (AWS captures show requestTimeEpoch
+    # can be 1 ms after connectedAt; local_aws never produces that.)
     assert context["requestTimeEpoch"] == context["connectedAt"]
     assert before_ms - 1000 <= context["connectedAt"] <= after_ms + 1000
     assert_clf_matches_epoch(context["requestTime"], context["requestTimeEpoch"])

@@ -9,7 +9,9 @@ import uuid
 
 import pytest
 
-from tests.fidelity.support import ask, connect, error_frame_pattern, wait_for
+from tests.fidelity.support import error_frame_pattern
+from tests.support import TEMPLATE, deploy, wait_for
+from tests.support.clients import ask, connect
 
 INTERNAL_SERVER_ERROR = error_frame_pattern("Internal server error")
 
@@ -118,3 +120,39 @@ def test_response_that_is_not_an_object_gives_internal_server_error(behave, do) 
 def test_body_that_is_not_a_string_is_sent_as_json(behave) -> None:
     """Not documented for WebSocket APIs; local_aws sends the body JSON-encoded (reference §8)."""
     assert json.loads(ask(behave, {"action": "behave", "do": "dict-body"})) == {"not": "a string"}
+
+
+CALLBACK_HANDLER = """
+          import json
+          import boto3
+
+
+          def handler(event, context):
+              context_ = event["requestContext"]
+              endpoint = "https://" + context_["domainName"] + "/" + context_["stage"]
+              client = boto3.client("apigatewaymanagementapi", endpoint_url=endpoint)
+              client.post_to_connection(
+                  ConnectionId=context_["connectionId"], Data=b"via @connections"
+              )
+              return {"statusCode": 200, "body": json.dumps({"posted": True})}
+"""
+
+
+def callback_template() -> str:
+    """The workshop template, with a $default function that posts back via @connections."""
+    template = TEMPLATE.read_text()
+    start = template.index("        ZipFile: |\n") + len("        ZipFile: |\n")
+    end = template.index("  DefaultRouteFunctionLogGroup:")
+    return template[:start] + CALLBACK_HANDLER.lstrip("\n") + "\n" + template[end:]
+
+
+def test_lambda_posts_back_through_the_endpoint_in_its_event(local_aws) -> None:
+    """A Lambda builds the @connections endpoint from its event (https://domain/stage)."""
+    outputs = deploy(local_aws, "callback", callback_template())
+    ws = connect(outputs["WebSocketURL"])
+    try:
+        ws.send('{"action": "anything"}')
+        received = {ws.recv(), ws.recv()}
+        assert received == {"via @connections", json.dumps({"posted": True})}
+    finally:
+        ws.close()

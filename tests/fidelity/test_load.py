@@ -28,8 +28,9 @@ import pytest
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.client import connect as ws_connect
 
-from tests.conftest import LocalAwsProcess, deploy
-from tests.fidelity.support import http_endpoint, rss_kib, wait_for
+from tests.fidelity.support import rss_kib
+from tests.support import LocalAwsProcess, deploy, wait_for
+from tests.support.clients import http_endpoint
 
 pytestmark = pytest.mark.load
 

@@ -15,17 +15,16 @@ import time
 import pytest
 import websocket
 
-from tests.conftest import LocalAwsProcess, deploy
-from tests.fidelity.support import (
+from tests.fidelity.support import recorded_event
+from tests.support import LocalAwsProcess, deploy, wait_for
+from tests.support.clients import (
     ask,
     connect,
     get_item,
     http_endpoint,
     raw_socket,
-    recorded_event,
     send_fragments,
     server_close,
-    wait_for,
     whoami,
 )
 
@@ -172,7 +171,7 @@ def test_flooding_client_does_not_stop_other_clients(lambda_api, client) -> None
         started = time.monotonic()
         assert still_serving(lambda_api)
         assert whoami(bystander) == bystander_id
-        assert time.monotonic() - started < 5
+        assert time.monotonic() - started < 10  # generous: the machine is busy flooding
     finally:
         flooder.sock.shutdown(socket.SHUT_RDWR)
         flooder.sock.close()
@@ -213,7 +212,7 @@ def test_silent_tcp_connection_does_not_stop_other_clients(lambda_api) -> None:
 
 @pytest.fixture(scope="module")
 def short_stack(short_lived: LocalAwsProcess) -> dict[str, str]:
-    """The workshop template on the local_aws with a 1 s idle timeout and a 2.5 s maximum."""
+    """The workshop template on the local_aws with a 1 s idle timeout and a 5 s maximum."""
     return deploy(short_lived, "timeouts")
 
 
@@ -229,7 +228,7 @@ def test_idle_connection_is_closed_with_1001_then_disconnected(short_lived, shor
     ws.close()
     assert code == 1001
     assert closed - sent >= 0.95, closed - sent  # not before 1 s without a message
-    assert closed - connected < 2.2, closed - connected  # idle, not the 2.5 s maximum
+    assert closed - connected < 4.5, closed - connected  # idle, not the 5 s maximum
     assert wait_for(lambda: get_item(short_lived, table, connection_id) is None)
 
 
@@ -240,7 +239,7 @@ def test_pings_do_not_count_as_activity(short_lived, short_stack) -> None:
     whoami(ws)
     ws.settimeout(0.2)
     code = None
-    while code is None and time.monotonic() - started < 5:
+    while code is None and time.monotonic() - started < 10:
         try:
             ws.ping("still here")
         except (websocket.WebSocketConnectionClosedException, ConnectionError):
@@ -258,7 +257,7 @@ def test_pings_do_not_count_as_activity(short_lived, short_stack) -> None:
     elapsed = time.monotonic() - started
     ws.close()
     assert code == 1001, code  # closed as idle, although it pinged every 0.2 s
-    assert elapsed < 2.2, elapsed  # the 1 s idle timeout, not the 2.5 s maximum
+    assert elapsed < 4.5, elapsed  # the 1 s idle timeout, not the 5 s maximum
 
 
 def test_busy_connection_is_closed_with_1001_at_the_maximum_duration(
@@ -269,7 +268,7 @@ def test_busy_connection_is_closed_with_1001_at_the_maximum_duration(
     connection_id = whoami(ws)
     table = short_stack["SessionsTableName"]
     code = None
-    while time.monotonic() - started < 6:  # a message every 0.3 s: never idle for 1 s
+    while time.monotonic() - started < 12:  # a message every 0.3 s: never idle for 1 s
         try:
             ws.send('{"action": "still-here"}')
             ws.settimeout(0.3)
@@ -285,5 +284,5 @@ def test_busy_connection_is_closed_with_1001_at_the_maximum_duration(
     elapsed = time.monotonic() - started
     ws.close()
     assert code == 1001
-    assert 2.3 <= elapsed < 4.0, elapsed
+    assert 4.8 <= elapsed < 9.0, elapsed  # the 5 s maximum, late only on a busy machine
     assert wait_for(lambda: get_item(short_lived, table, connection_id) is None)

@@ -9,19 +9,15 @@ pastes the raw message into its JSON.
 from __future__ import annotations
 
 import json
+import re
+import uuid
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.fidelity.support import (
-    ask,
-    connect,
-    deploy_template,
-    error_frame_pattern,
-    get_item,
-    handshake_status,
-    nothing_received,
-    wait_for,
-)
+from tests.fidelity.support import TEMPLATES, error_frame_pattern
+from tests.support import deploy, wait_for
+from tests.support.clients import ask, connect, get_item, handshake_status, nothing_received
 
 INTERNAL_SERVER_ERROR = error_frame_pattern("Internal server error")
 # local_aws's reading of reference §8 when a $connect service integration fails; the
@@ -48,7 +44,7 @@ def item_count(server, table: str) -> int:
 
 @pytest.fixture(scope="module")
 def service(local_aws):
-    return deploy_template(local_aws, "fid-svc", "service.yaml")
+    return deploy(local_aws, "fid-svc", TEMPLATES / "service.yaml")
 
 
 # ---------------------------------------------------------------- $connect, IAM enforced
@@ -60,8 +56,19 @@ def test_connect_service_integration_stores_and_disconnect_deletes(local_aws, se
     try:
         items = wait_for(lambda: local_aws.client("dynamodb").scan(TableName=table)["Items"])
         [item] = [i for i in items if "X-Marker=control" in i.get("headers", {}).get("S", "")]
-        # The seed pattern's Java-map string: `{Host=..., X-Marker=control, ...}`.
-        assert item["headers"]["S"].startswith("{") and item["headers"]["S"].endswith("}")
+        # The seed pattern's Java-map string, in the order the headers came; only the client's
+        # handshake key and the trace id are random.
+        port = urlsplit(service["WebSocketURL"]).port
+        java_map = (
+            re.escape(f"{{Host=127.0.0.1:{port}, Origin=http://127.0.0.1:{port}, ")
+            + r"Sec-WebSocket-Key=[A-Za-z0-9+/]{22}==, "
+            + re.escape("Sec-WebSocket-Version=13, X-Marker=control, ")
+            + r"X-Amzn-Trace-Id=Root=1-[0-9a-f]{8}-[0-9a-f]{24}, "
+            + re.escape(
+                f"X-Forwarded-For=127.0.0.1, X-Forwarded-Port={port}, X-Forwarded-Proto=http}}"
+            )
+        )
+        assert re.fullmatch(java_map, item["headers"]["S"]), item["headers"]["S"]
     finally:
         ws.close()
     connection_id = item["connectionid"]["S"]
@@ -69,7 +76,7 @@ def test_connect_service_integration_stores_and_disconnect_deletes(local_aws, se
 
 
 def test_explicit_deny_on_put_item_refuses_the_handshake_and_stores_nothing(local_aws) -> None:
-    stack = deploy_template(local_aws, "fid-svc-deny", "service.yaml")
+    stack = deploy(local_aws, "fid-svc-deny", TEMPLATES / "service.yaml")
     table = stack["ItemsTableName"]
     assert handshake_status(stack["WebSocketURL"]) == 101  # allowed before the Deny
     assert wait_for(lambda: item_count(local_aws, table) == 0)
@@ -83,7 +90,7 @@ def test_explicit_deny_on_put_item_refuses_the_handshake_and_stores_nothing(loca
 
 
 def test_role_allowed_only_on_another_table_refuses_the_handshake(local_aws) -> None:
-    stack = deploy_template(local_aws, "fid-svc-other", "service.yaml")
+    stack = deploy(local_aws, "fid-svc-other", TEMPLATES / "service.yaml")
     other_table = table_arn(local_aws, stack["OtherTableName"])
     # Same policy name as the template's: the role's only permission now names OtherTable.
     local_aws.client("iam").put_role_policy(
@@ -98,7 +105,7 @@ def test_role_allowed_only_on_another_table_refuses_the_handshake(local_aws) -> 
 
 def test_connect_failure_status_is_configurable(short_lived) -> None:
     """short_lived runs with --connect-failure-status 403."""
-    stack = deploy_template(short_lived, "svc-deny", "service.yaml")
+    stack = deploy(short_lived, "svc-deny", TEMPLATES / "service.yaml")
     short_lived.client("iam").put_role_policy(
         RoleName=stack["ConnectRoleName"],
         PolicyName="DenyPutItem",
@@ -110,7 +117,7 @@ def test_connect_failure_status_is_configurable(short_lived) -> None:
 
 def test_connect_template_rendering_invalid_json_refuses_the_handshake(local_aws) -> None:
     """A `"` in a header breaks the seed pattern's unescaped JSON: DynamoDB answers 400."""
-    stack = deploy_template(local_aws, "fid-svc-json", "service.yaml")
+    stack = deploy(local_aws, "fid-svc-json", TEMPLATES / "service.yaml")
     table = stack["ItemsTableName"]
     assert handshake_status(stack["WebSocketURL"], headers=['X-Note: say "hi"']) == (
         DEFAULT_CONNECT_FAILURE_STATUS
@@ -130,11 +137,26 @@ def service_client(service):
     ws.close()
 
 
-def test_message_service_integration_stores_the_item(local_aws, service, service_client) -> None:
-    service_client.send(json.dumps({"action": "put", "id": "stored-by-a-message"}))
-    service_client.recv()  # the route is two-way; what it answers is checked below
-    item = wait_for(lambda: get_item(local_aws, service["ItemsTableName"], "stored-by-a-message"))
-    assert item["storedBy"]["S"]
+def test_message_service_integration_stores_the_item(local_aws, service) -> None:
+    table = service["ItemsTableName"]
+    marker = f"X-Marker: {uuid.uuid4().hex}"
+    ws = connect(service["WebSocketURL"], headers=[marker])
+    try:
+        # The $connect integration stored this connection's id with its headers: find it.
+        marker_text = marker.replace(": ", "=")
+
+        def connect_item() -> dict | None:
+            items = local_aws.client("dynamodb").scan(TableName=table)["Items"]
+            found = [i for i in items if marker_text in i.get("headers", {}).get("S", "")]
+            return found[0] if found else None
+
+        connection_id = wait_for(connect_item, message="$connect stored no item")["connectionid"]
+        ws.send(json.dumps({"action": "put", "id": "stored-by-a-message"}))
+        ws.recv()  # the route is two-way; what it answers is checked below
+        item = wait_for(lambda: get_item(local_aws, table, "stored-by-a-message"))
+    finally:
+        ws.close()
+    assert item["storedBy"] == connection_id
 
 
 def test_integration_response_is_chosen_by_status_code(service_client) -> None:
@@ -167,7 +189,7 @@ def test_message_template_rendering_invalid_json_sends_internal_server_error(
 
 
 def test_denied_message_route_sends_internal_server_error(local_aws) -> None:
-    stack = deploy_template(local_aws, "fid-svc-msgdeny", "service.yaml")
+    stack = deploy(local_aws, "fid-svc-msgdeny", TEMPLATES / "service.yaml")
     local_aws.client("iam").put_role_policy(
         RoleName=stack["MessageRoleName"],
         PolicyName="DenyPutItem",
@@ -189,8 +211,11 @@ def test_denied_message_route_sends_internal_server_error(local_aws) -> None:
 @pytest.mark.parametrize("permission", ["other-api", "none"])
 def test_function_invoke_needs_a_permission_for_this_api(local_aws, permission) -> None:
     """BehaveFunction's AWS::Lambda::Permission names another API's ARN, or does not exist."""
-    stack = deploy_template(
-        local_aws, f"fid-perm-{permission}", "lambda_api.yaml", BehavePermission=permission
+    stack = deploy(
+        local_aws,
+        f"fid-perm-{permission}",
+        TEMPLATES / "lambda_api.yaml",
+        BehavePermission=permission,
     )
     ws = connect(stack["WebSocketURL"])  # $connect's function has its permission
     try:

@@ -22,16 +22,9 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import TEMPLATE, LocalAwsProcess, deploy
-from tests.fidelity.support import (
-    connect,
-    http_endpoint,
-    raw_socket,
-    rss_kib,
-    server_close,
-    wait_for,
-    whoami,
-)
+from tests.fidelity.support import rss_kib
+from tests.support import TEMPLATE, LocalAwsProcess, deploy, wait_for
+from tests.support.clients import connect, http_endpoint, raw_socket, server_close, whoami
 
 HANDSHAKE_TIMEOUT = 1.0
 NO_RETRIES = Config(retries={"max_attempts": 1, "mode": "standard"})

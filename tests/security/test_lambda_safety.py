@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import LocalAwsProcess, deploy
-from tests.fidelity.support import ask, connect, wait_for
+from tests.support import LocalAwsProcess, deploy, wait_for
+from tests.support.clients import ask, connect
 
 BAD_CODE = """\
 import json

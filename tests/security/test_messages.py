@@ -19,8 +19,9 @@ import pytest
 import websocket
 
 from local_aws.vtl.limits import RENDER_SECONDS
-from tests.conftest import LocalAwsProcess, deploy
-from tests.fidelity.support import connect, error_frame_pattern, get_item, wait_for
+from tests.fidelity.support import error_frame_pattern
+from tests.support import LocalAwsProcess, deploy, wait_for
+from tests.support.clients import connect, get_item
 
 INTERNAL_ERROR = error_frame_pattern("Internal server error")
 NESTED_LOOPS = "#foreach($a in [1..1000])#foreach($b in [1..1000])#foreach($c in [1..1000])"

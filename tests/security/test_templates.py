@@ -15,7 +15,7 @@ import botocore.exceptions
 import pytest
 import websocket
 
-from tests.conftest import TEMPLATE, LocalAwsProcess, deploy
+from tests.support import TEMPLATE, LocalAwsProcess, deploy
 
 TOPIC = "  {name}:\n    Type: AWS::SNS::Topic\n"
 # 563 bytes that PyYAML's aliases expand to 9**9 strings.

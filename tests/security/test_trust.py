@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import pytest
 import websocket
 
-from tests.conftest import LocalAwsProcess
+from tests.support import LocalAwsProcess
 
 SIGNED = (
     "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/cloudformation/aws4_request, "
@@ -130,16 +130,16 @@ def test_a_preflight_gets_no_cors_headers(local_aws: LocalAwsProcess) -> None:
     assert no_cors_headers(headers)
 
 
-def test_an_image_tag_get_cannot_delete_a_stack(local_aws: LocalAwsProcess, stack) -> None:
+def test_an_image_tag_get_cannot_delete_a_stack(local_aws: LocalAwsProcess, workshop) -> None:
     """An `<img src=...>` sends no Origin, but Sec-Fetch-*; old browsers send neither, and no
     Authorization header either."""
-    query = urlencode({"Action": "DeleteStack", "StackName": "e2e"})
+    query = urlencode({"Action": "DeleteStack", "StackName": "workshop"})
     img = {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "no-cors", "Sec-Fetch-Dest": "image"}
     assert request(local_aws, "GET", f"/?{query}", img)[0] == 403
     status, _, body = request(local_aws, "GET", f"/?{query}", {})
     assert status == 403
     assert "Authorization header" in json.loads(body)["message"]
-    assert "e2e" in stack_names(local_aws)
+    assert "workshop" in stack_names(local_aws)
 
 
 def test_plain_sdk_calls_get_no_cors_headers(local_aws: LocalAwsProcess) -> None:
@@ -154,12 +154,12 @@ def test_plain_sdk_calls_get_no_cors_headers(local_aws: LocalAwsProcess) -> None
     assert no_cors_headers(headers)
 
 
-def test_moto_admin_api_is_off_by_default(local_aws: LocalAwsProcess, stack) -> None:
+def test_moto_admin_api_is_off_by_default(local_aws: LocalAwsProcess, workshop) -> None:
     for path in ("/moto-api/reset", "/moto-api/reset-auth", "/moto-api/recorder/start-recording"):
         status, _, body = request(local_aws, "POST", path, {"Authorization": SIGNED})
         assert status == 404, path
         assert "--dashboard" in json.loads(body)["message"]
-    assert "e2e" in stack_names(local_aws)
+    assert "workshop" in stack_names(local_aws)
     assert not (Path(__file__).resolve().parents[2] / "moto_recording").exists()
 
 
@@ -209,9 +209,9 @@ def test_the_dashboard_when_on_still_refuses_pages(loosened: LocalAwsProcess) ->
 
 
 def test_websocket_clients_may_come_from_any_origin_but_not_any_host(
-    local_aws: LocalAwsProcess, stack
+    local_aws: LocalAwsProcess, workshop
 ) -> None:
-    url = stack["WebSocketURL"]
+    url = workshop["WebSocketURL"]
     ws = websocket.create_connection(url, origin="http://evil.example", timeout=10)
     ws.close()
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
