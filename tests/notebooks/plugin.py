@@ -1,7 +1,7 @@
 """pytest hooks for the notebooks (nbval): one local_aws for every kernel, and what is compared.
 
-nbval items cannot use fixtures, so a hook starts `python -m local_aws` on a free loopback
-port just before the first notebook cell runs, and exports its URL, dummy credentials and
+nbval items cannot use fixtures, so a hook starts `python -m local_aws` (tests/support's
+launcher) just before the first notebook cell runs, and exports its URL, dummy credentials and
 `TUTORIAL_TARGET=local` into `os.environ`; every notebook kernel inherits them. It is
 stopped when the session ends. Registered by the repository's root `conftest.py`.
 """
@@ -9,27 +9,19 @@ stopped when the session ends. Registered by the repository's root `conftest.py`
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tutorial_helpers.local_server import start_local_aws, stop_process
+from tests.support import LocalAwsProcess
 
 # The TTL lesson (04) waits for the sweep; a short interval keeps it fast.
 LOCAL_AWS_ARGS = ("--ttl-sweep-seconds", "1")
 REMOVED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TUTORIAL_STACK_NAME")
 
-_server: subprocess.Popen[bytes] | None = None
+_server: LocalAwsProcess | None = None
 _saved_environment: dict[str, str | None] = {}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def notebook_environment(port: int) -> dict[str, str]:
@@ -68,10 +60,9 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     global _server
     if _server is not None or not _is_notebook(item):
         return
-    port = free_port()
     log_path = item.config._tmp_path_factory.mktemp("local_aws") / "local_aws.log"
-    _server = start_local_aws(port, *LOCAL_AWS_ARGS, log_path=log_path)
-    environment: dict[str, str | None] = dict(notebook_environment(port))
+    _server = LocalAwsProcess(*LOCAL_AWS_ARGS, log_path=log_path)
+    environment: dict[str, str | None] = dict(notebook_environment(_server.port))
     environment.update(dict.fromkeys(REMOVED))
     for name, value in environment.items():
         _saved_environment[name] = os.environ.get(name)
@@ -85,7 +76,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     global _server
     if _server is None:
         return
-    stop_process(_server)
+    _server.stop()
     _server = None
     for name, value in _saved_environment.items():
         if value is None:

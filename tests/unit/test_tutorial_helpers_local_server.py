@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from tests.support import free_port
 from tutorial_helpers import WorkshopError
 from tutorial_helpers.local_server import (
     ensure_local_aws,
@@ -22,12 +23,6 @@ from tutorial_helpers.local_server import (
     stop_process,
 )
 from tutorial_helpers.target import Target
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def local_target(port: int) -> Target:
@@ -112,12 +107,15 @@ def test_stop_reports_the_truth_when_sigterm_is_ignored(tmp_path) -> None:
         [
             sys.executable,
             "-c",
-            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)",
+            "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+            "print('ignoring SIGTERM', flush=True); time.sleep(60)",
             "local_aws",
-        ]
+        ],
+        stdout=subprocess.PIPE,
     )
     try:
-        time.sleep(0.3)
+        # Its one line says the handler is in place; nothing else is written to the pipe.
+        assert stubborn.stdout.readline() == b"ignoring SIGTERM\n"
         path = tmp_path / "stubborn.pid"
         path.write_text(str(stubborn.pid))
         message = stop_by_pid_file(path, "http://127.0.0.1:1", timeout=0.5)
@@ -126,3 +124,5 @@ def test_stop_reports_the_truth_when_sigterm_is_ignored(tmp_path) -> None:
         assert not path.exists()
     finally:
         stubborn.kill()
+        stubborn.wait()
+        stubborn.stdout.close()
