@@ -1,22 +1,26 @@
-"""The benchmarks: each `run(session) -> Section` measures local_aws and its reference servers.
+"""The measurements: each benchmark `f(session) -> Section` times local_aws and its references.
 
-Everything listens on 127.0.0.1. Trials of local_aws and of its references alternate (the order
-rotates each trial, so none always goes first). CPU time and memory come from psutil, which
-reads /proc: CPU in clock ticks (10 ms), fine for totals over hundreds of operations.
+Everything listens on 127.0.0.1: local_aws started by the tests' launcher, the references and
+the connection holder as `benchmarks.peers` processes. Trials of local_aws and of its
+references alternate, and the side that goes first changes each trial. CPU time and memory
+come from psutil (which reads /proc): CPU in clock ticks of 10 ms, fine for totals over
+hundreds of operations.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import socket
+import math
+import re
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,12 +30,11 @@ import psutil
 import websocket
 from botocore.config import Config
 
-from benchmarks.report import ROOT, Row, Section, percentile
-
+ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "cfn" / "template.yaml"
-TIMEOUT = 10.0  # a reply, delivery or table clean-up slower than this counts as lost
+
+TIMEOUT = 10.0  # a reply, a delivery or the table's clean-up slower than this counts as lost
 SETTLE_SECONDS = 0.5  # before reading memory: let in-flight work (a $disconnect) finish
-BROADCAST_DELIVERY_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -54,104 +57,142 @@ class Sizes:
 QUICK = Sizes(1, 300, 20, 40, 5, 100, 10, 200, 8, 1, 200)
 
 
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else math.nan
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """The nearest-rank percentile (p99 of 2000 samples is the 1980th smallest)."""
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1] if ordered else math.nan
+
+
+@dataclass
+class Row:
+    """One line of the summary table: the local_aws trials and, if named, a reference's.
+
+    `met_if(local median, ratio)` is the goal from the issue (the ratio is NaN without a
+    reference, so any comparison with it fails); `requires` names a check that must pass too.
+    """
+
+    metric: str
+    unit: str
+    reference_name: str = ""
+    target: str = ""
+    met_if: Callable[[float, float], bool] | None = None
+    requires: str = ""
+    local: list[float] = field(default_factory=list)
+    ref: list[float] = field(default_factory=list)
+
+    def add(self, value: float, local: bool) -> None:
+        """A trial's value for local_aws, or for the reference (dropped if the row has none)."""
+        if local or self.reference_name:
+            (self.local if local else self.ref).append(value)
+
+    @property
+    def ratio(self) -> float:
+        reference = median(self.ref)
+        return median(self.local) / reference if self.ref and reference else math.nan
+
+
+@dataclass
+class Section:
+    """Everything one benchmark reports: rows, correctness checks (name, passed, detail), notes.
+
+    A failed check means lost messages or events: the run then exits non-zero.
+    """
+
+    title: str
+    rows: list[Row] = field(default_factory=list)
+    checks: list[tuple[str, bool, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def row(
+        self,
+        metric: str,
+        unit: str,
+        reference_name: str = "",
+        target: str = "",
+        met_if: Callable[[float, float], bool] | None = None,
+        requires: str = "",
+    ) -> Row:
+        """Add a row, to be filled trial by trial."""
+        self.rows.append(Row(metric, unit, reference_name, target, met_if, requires))
+        return self.rows[-1]
+
+    def check(self, name: str, ok: bool, detail: str) -> None:
+        self.checks.append((name, ok, detail))
+
+    def met(self, row: Row) -> str:
+        """The summary's "met?" cell."""
+        if row.met_if is None:
+            return ""
+        if not row.local:
+            return "n/a"
+        passed = all(ok for name, ok, _ in self.checks if name == row.requires)
+        return "yes" if passed and row.met_if(median(row.local), row.ratio) else "**NO**"
+
+
 # ------------------------------------------------------------------------------ processes
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def client(service: str, endpoint_url: str) -> Any:
     """A boto3 client with dummy credentials; no retries, so a failure shows instead of hiding."""
+    config = Config(retries={"total_max_attempts": 1})
+    keys = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
     return boto3.client(
-        service,
-        endpoint_url=endpoint_url,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-        config=Config(retries={"total_max_attempts": 1}),
+        service, endpoint_url=endpoint_url, region_name="us-east-1", config=config, **keys
     )
 
 
-class LocalAws:
-    """`python -m local_aws --port N`; `ready_seconds` is from spawn to its ready line.
+class LocalAwsProcess:
+    """`python -m local_aws` on a free port, ready when the constructor returns.
 
-    Output goes to a file: a pipe nobody reads would fill up and block the server.
+    Its output goes to a file: a pipe nobody reads would fill up and block the server.
     """
 
-    def __init__(self, port: int | None = None) -> None:
-        self.endpoint_url = f"http://127.0.0.1:{port or free_port()}"
-        self._log = Path(tempfile.mkstemp(prefix="bench-local_aws-", suffix=".log")[1])
-        spawned_at = time.perf_counter()
+    def __init__(self) -> None:
+        self._log = Path(tempfile.mkstemp(prefix="local_aws-", suffix=".log")[1])
         with self._log.open("wb") as log:
-            command = [sys.executable, "-m", "local_aws", "--port", self.endpoint_url[17:]]
+            command = [sys.executable, "-m", "local_aws", "--port", "0"]
             self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
-        self.pid = self.process.pid
         deadline = time.monotonic() + 60
-        # Polled every 5 ms: fine enough for a start-up of seconds.
-        while f"ready on {self.endpoint_url}" not in self._log.read_text(errors="replace"):
+        while not (ready := re.search(r"ready on (http://\S+)", self.log())):
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.stop()
-                raise RuntimeError(f"local_aws did not start:\n{self._log.read_text()[-3000:]}")
-            time.sleep(0.005)
-        self.ready_seconds = time.perf_counter() - spawned_at
+                raise RuntimeError(f"local_aws did not start:\n{self.log()[-3000:]}")
+            time.sleep(0.05)
+        self.endpoint_url = ready[1]
 
-    def client(self, service: str) -> Any:
-        return client(service, self.endpoint_url)
+    def log(self) -> str:
+        return self._log.read_text(errors="replace")
 
     def stop(self) -> None:
-        _stop(self.process)
+        self.process.terminate()
+        self.process.wait(timeout=15)
         self._log.unlink(missing_ok=True)
 
 
-def _stop(process: subprocess.Popen[str] | subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+class Peer:
+    """A `python -m benchmarks.peers` process: a reference server, or the connection holder.
 
+    It answers on stdout with one JSON line once ready (`first`) and one per command.
+    """
 
-class Reference:
-    """A reference server of `benchmarks.peers` ("echo", "event" or "http"), on its own port."""
-
-    def __init__(self, kind: str) -> None:
-        spawned_at = time.perf_counter()
-        command = [sys.executable, "-m", "benchmarks.peers", kind]
-        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert self.process.stdout is not None
-        ready = self.process.stdout.readline()  # its only line of output
-        if not ready.startswith("ready "):
-            raise RuntimeError(f"reference server {kind} exited ({self.process.wait()})")
-        self.ready_seconds = time.perf_counter() - spawned_at
-        self.pid = self.process.pid
-        self.url = f"{'http' if kind == 'http' else 'ws'}://127.0.0.1:{ready.split()[1]}"
-
-    def stop(self) -> None:
-        _stop(self.process)
-
-
-class Holder:
-    """`python -m benchmarks.peers hold URL COUNT`: many open connections in another process."""
-
-    def __init__(self, url: str, count: int) -> None:
-        command = [sys.executable, "-m", "benchmarks.peers", "hold", url, str(count)]
-        pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE}
-        self.process = subprocess.Popen(command, cwd=ROOT, text=True, **pipes)
-        self.opened = self._reply()
-        if self.opened["opened"] != count:
-            self.close()
-            raise RuntimeError(f"the holder could not open every connection: {self.opened}")
+    def __init__(self, *args: str) -> None:
+        command = [sys.executable, "-m", "benchmarks.peers", *args]
+        pipe = subprocess.PIPE
+        self.process = subprocess.Popen(command, cwd=ROOT, text=True, stdin=pipe, stdout=pipe)
+        self.name, self.pid = " ".join(args[:1]), self.process.pid
+        self.first = self._reply()
+        scheme = "http" if args == ("http",) else "ws"
+        self.url = f"{scheme}://127.0.0.1:{self.first['port']}" if "port" in self.first else ""
 
     def _reply(self) -> dict[str, Any]:
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         if not line:
-            raise RuntimeError(f"the holder exited ({self.process.wait()})")
+            raise RuntimeError(f"peer {self.name} exited ({self.process.wait()})")
         return json.loads(line)
 
     def command(self, text: str) -> dict[str, Any]:
@@ -161,10 +202,23 @@ class Holder:
         return self._reply()
 
     def close(self) -> None:
-        try:
+        """Ask the holder to close its connections (with the close handshake), and stop."""
+        with contextlib.suppress(OSError, RuntimeError):  # unless it is gone already
             self.command("close")
-        finally:
-            self.process.wait(timeout=30)
+        self.stop()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=15)
+
+
+def hold(url: str, count: int) -> Peer:
+    """`count` connections to `url`, opened and held by another process (see peers.hold)."""
+    holder = Peer("hold", url, str(count))
+    if holder.first["opened"] != count:
+        holder.close()
+        raise RuntimeError(f"the holder could not open every connection: {holder.first}")
+    return holder
 
 
 @dataclass(frozen=True)
@@ -178,9 +232,8 @@ class Stack:
 
 def deploy(cloudformation: Any, name: str) -> Stack:
     """create_stack, then poll every 5 ms (the boto3 waiter's 1 s would hide the deploy time)."""
-    cloudformation.create_stack(
-        StackName=name, TemplateBody=TEMPLATE.read_text(), Capabilities=["CAPABILITY_IAM"]
-    )
+    body = TEMPLATE.read_text()
+    cloudformation.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         stack = cloudformation.describe_stacks(StackName=name)["Stacks"][0]
@@ -196,41 +249,64 @@ def deploy(cloudformation: Any, name: str) -> Stack:
 
 
 def table_items(dynamodb: Any, table: str) -> list[dict[str, Any]]:
-    """Every item of a table (scan, all pages)."""
     pages = dynamodb.get_paginator("scan").paginate(TableName=table)
     return [item for page in pages for item in page["Items"]]
 
 
 class Session:
-    """One run: its sizes, and the shared local_aws (stack deployed) and references, on demand."""
+    """One run: its sizes, the shared local_aws (with the stack) and references, on demand."""
 
     def __init__(self, sizes: Sizes) -> None:
         self.sizes = sizes
-        self._local: LocalAws | None = None
-        self._references: dict[str, Reference] = {}
+        self._local: LocalAwsProcess | None = None
+        self._references: dict[str, Peer] = {}
 
     @property
-    def local(self) -> LocalAws:
+    def local(self) -> LocalAwsProcess:
         if self._local is None:
-            self._local = LocalAws()
-            self.stack = deploy(self._local.client("cloudformation"), "bench")
+            self._local = LocalAwsProcess()
+            self._stack = deploy(self.client("cloudformation"), "bench")
         if self._local.process.poll() is not None:
-            raise RuntimeError(f"local_aws died ({self._local.process.returncode})")
+            raise RuntimeError(f"local_aws died:\n{self._local.log()[-3000:]}")
         return self._local
 
-    def reference(self, kind: str) -> Reference:
+    @property
+    def stack(self) -> Stack:
+        _ = self.local  # starts local_aws and deploys the stack, if need be
+        return self._stack
+
+    def client(self, service: str) -> Any:
+        return client(service, self.local.endpoint_url)
+
+    def reference(self, kind: str) -> Peer:
+        """The reference server `kind` of benchmarks.peers: "echo", "event" or "http"."""
         if kind not in self._references:
-            self._references[kind] = Reference(kind)
+            self._references[kind] = Peer(kind)
         return self._references[kind]
 
-    def items_left(self, timeout: float = TIMEOUT) -> int:
+    def server(self, side: str) -> tuple[str, int]:
+        """URL and pid of a side: "local" (the stack's WebSocket URL) or a reference's kind."""
+        if side == "local":
+            return self.stack.url, self.local.process.pid
+        return self.reference(side).url, self.reference(side).pid
+
+    def holder_ids(self, count: int) -> list[str]:
+        """The connection id of each holder connection, from the `$connect` items' headers."""
+        ids = [""] * count
+        for item in table_items(self.client("dynamodb"), self.stack.table):
+            headers = {name.lower(): value["S"] for name, value in item["headers"]["M"].items()}
+            if int(headers.get("x-bench-index", count)) < count:
+                ids[int(headers["x-bench-index"])] = item["connectionid"]["S"]
+        if not all(ids):
+            raise RuntimeError(f"{ids.count('')} holder connections have no item in the table")
+        return ids
+
+    def items_left(self) -> int:
         """Wait until the sessions table is empty (every $disconnect done); items left."""
-        dynamodb, deadline = self.local.client("dynamodb"), time.monotonic() + timeout
-        while (
-            left := len(table_items(dynamodb, self.stack.table))
-        ) and time.monotonic() < deadline:
+        dynamodb, deadline = self.client("dynamodb"), time.monotonic() + TIMEOUT
+        while len(items := table_items(dynamodb, self.stack.table)) and time.monotonic() < deadline:
             time.sleep(0.05)
-        return left
+        return len(items)
 
     def close(self) -> None:
         for server in [*self._references.values(), self._local]:
@@ -243,14 +319,7 @@ def rotated(sides: list[str], trial: int) -> list[str]:
     return sides[trial % len(sides) :] + sides[: trial % len(sides)]
 
 
-def rotations(trials: int, sides: list[str]) -> Iterator[tuple[int, str]]:
-    """(trial, side) for every trial and side, in rotated order."""
-    for trial in range(trials):
-        for side in rotated(sides, trial):
-            yield trial, side
-
-
-# ------------------------------------------------------------------------------ CPU, memory
+# ------------------------------------------------------------------------------ measuring
 
 
 @dataclass
@@ -277,13 +346,12 @@ class CpuMeter:
     def _sample(self) -> tuple[float, float, dict[int, float]]:
         with self.process.oneshot():
             total = _cpu_seconds(self.process)
-            main = [t for t in self.process.threads() if t.id == self.process.pid]
-            loop = main[0].user_time + main[0].system_time
+            main = next(t for t in self.process.threads() if t.id == self.process.pid)
         kids = {}
         for kid in self.process.children():
             with contextlib.suppress(psutil.NoSuchProcess):  # it exited meanwhile
                 kids[kid.pid] = _cpu_seconds(kid)
-        return total, loop, kids
+        return total, main.user_time + main.system_time, kids
 
     def stop(self) -> CpuUse:
         """A child that started meanwhile counts from 0."""
@@ -300,37 +368,30 @@ class CpuRows:
     """
 
     def __init__(self, section: Section, what: str, reference: str, workers: bool = False):
-        self.total = section.row(f"{what}: server CPU each, all threads", "µs", reference)
-        self.loop = section.row(f"{what}: server CPU each, event-loop thread", "µs")
-        self.workers = section.row(f"{what}: Lambda worker CPU each", "µs") if workers else None
+        self.rows = [
+            section.row(f"{what}: server CPU each, all threads", "µs", reference),
+            section.row(f"{what}: server CPU each, event-loop thread", "µs"),
+        ]
+        if workers:
+            self.rows.append(section.row(f"{what}: Lambda worker CPU each", "µs"))
 
     def add(self, use: CpuUse, count: int, local: bool) -> None:
-        if not local:
-            self.total.ref.append(use.process / count * 1e6)
-            return
-        self.total.local.append(use.process / count * 1e6)
-        self.loop.local.append(use.loop / count * 1e6)
-        if self.workers is not None:
-            self.workers.local.append(use.children / count * 1e6)
+        for row, seconds in zip(self.rows, (use.process, use.loop, use.children), strict=False):
+            row.add(seconds / count * 1e6, local)
 
 
-def rss_mb(pid: int) -> float:
-    return psutil.Process(pid).memory_info().rss / 2**20
+def memory_mb(process: psutil.Process) -> tuple[float, float, int]:
+    """RSS of a process, the total RSS of its children (for local_aws, the Lambda workers), and
+    how many children there are."""
+    kids = process.children()
+    workers = sum(kid.memory_info().rss for kid in kids) / 2**20
+    return process.memory_info().rss / 2**20, workers, len(kids)
 
 
-def children_rss_mb(pid: int) -> tuple[float, int]:
-    """Total RSS of a process's children (for local_aws, its Lambda workers), and how many."""
-    kids = psutil.Process(pid).children()
-    return sum(kid.memory_info().rss for kid in kids) / 2**20, len(kids)
-
-
-def peak_rss_mb(pid: int) -> float:
+def peak_rss_mb(process: psutil.Process) -> float:
     """VmHWM, the peak resident memory, which psutil does not report."""
-    status = Path(f"/proc/{pid}/status").read_text()
+    status = Path(f"/proc/{process.pid}/status").read_text()
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
-
-
-# ------------------------------------------------------------------------------ timing
 
 
 @dataclass
@@ -345,12 +406,9 @@ class Timing:
 
     def add_to(self, rows: tuple[Row, Row, Row], local: bool) -> None:
         """Operations per second, p50 and p99 in ms, to the local or the reference side."""
-        values = (
-            self.done / self.seconds,
-            *(percentile(self.latencies, f) * 1000 for f in (0.5, 0.99)),
-        )
-        for row, value in zip(rows, values, strict=True):
-            (row.local if local else row.ref).append(value)
+        p50, p99 = (percentile(self.latencies, f) * 1000 for f in (0.5, 0.99))
+        for row, value in zip(rows, (self.done / self.seconds, p50, p99), strict=True):
+            row.add(value, local)
 
 
 def timed(operation: Callable[[int], object], count: int, pid: int) -> Timing:
@@ -380,99 +438,92 @@ def startup(session: Session) -> Section:
     """From spawning `python -m local_aws` to the stack's CREATE_COMPLETE, fresh each run."""
     runs = session.sizes.startup_runs
     section = Section("Startup + deploy (fresh process each run)")
-    section.notes.append(f"{runs} run(s), alternating with the bare echo server's start.")
+    section.notes.append(
+        f"{runs} run(s), alternating with the bare echo server's start; local_aws's ready line "
+        "is noticed by polling its log every 50 ms."
+    )
     ready = section.row("startup: spawn → ready line", "s", "bare echo")
     deploy_row = section.row("deploy: create_stack → CREATE_COMPLETE", "s")
     total = section.row("startup + deploy", "s", target="< 1.5 s", met_if=lambda v, _: v < 1.5)
-    for _, side in rotations(runs, ["local", "bare"]):
-        if side == "bare":
-            reference = Reference("echo")
-            reference.stop()
-            ready.ref.append(reference.ready_seconds)
-            continue
-        port = free_port()
-        # Created before the spawn, so that loading its service models is not counted.
-        cloudformation = client("cloudformation", f"http://127.0.0.1:{port}")
-        local = LocalAws(port)
-        try:
-            deploy_started = time.perf_counter()
-            deploy(cloudformation, "startup")
-            deploy_seconds = time.perf_counter() - deploy_started
-        finally:
-            local.stop()
-        ready.local.append(local.ready_seconds)
-        deploy_row.local.append(deploy_seconds)
-        total.local.append(local.ready_seconds + deploy_seconds)
+    for run in range(runs):
+        for side in rotated(["local", "bare"], run):
+            spawned_at = time.perf_counter()
+            server = LocalAwsProcess() if side == "local" else Peer("echo")
+            ready_seconds = time.perf_counter() - spawned_at
+            if isinstance(server, Peer):
+                server.stop()
+                ready.ref.append(ready_seconds)
+                continue
+            try:
+                cloudformation = client("cloudformation", server.endpoint_url)
+                deploy_started = time.perf_counter()  # after the client's own start-up
+                deploy(cloudformation, "startup")
+                deploy_seconds = time.perf_counter() - deploy_started
+            finally:
+                server.stop()
+            ready.local.append(ready_seconds)
+            deploy_row.local.append(deploy_seconds)
+            total.local.append(ready_seconds + deploy_seconds)
     return section
 
 
 def memory(session: Session) -> Section:
     """Resident memory, idle with the stack deployed, then with many connections open.
 
-    A fresh local_aws per trial: deploy, one echo message (so `$default` has its warm worker,
-    the state a workshop runs in), settle, read; then the holder opens the connections.
+    A fresh server per trial. local_aws: deploy, one echo message (so `$default` has its warm
+    worker, the state a workshop runs in), close; then settle, read, open the connections.
     """
-    sizes, count = session.sizes, session.sizes.memory_connections
+    count = session.sizes.memory_connections
     section = Section(f"Resident memory (idle, then {count:,} open connections)")
     section.notes.append(
-        "VmRSS from /proc/<pid>/status; Lambda workers are the local_aws process's children; "
+        "VmRSS (psutil, from /proc); Lambda workers are the local_aws process's children; "
         "a fresh local_aws per trial."
     )
-    idle = section.row(
-        "RSS idle, local_aws process", "MB", "bare echo", "< 120 MB", lambda v, _: v < 120
-    )
-    idle_workers = section.row("RSS idle, Lambda workers", "MB")
-    idle_total = section.row("RSS idle, local_aws process + Lambda workers", "MB")
-    grown = section.row(
-        f"RSS +{count:,} connections, local_aws process",
-        "MB",
-        "bare echo",
-        "< 30 MB",
-        lambda v, _: v < 30,
-    )
-    grown_workers = section.row(f"RSS +{count:,} connections, Lambda workers", "MB")
-    peak = section.row("peak RSS (VmHWM), local_aws process", "MB")
+    more = f"RSS +{count:,} connections"
+    rows = [
+        section.row(
+            "RSS idle, local_aws process", "MB", "bare echo", "< 120 MB", lambda v, _: v < 120
+        ),
+        section.row("RSS idle, Lambda workers", "MB"),
+        section.row("RSS idle, local_aws process + Lambda workers", "MB"),
+        section.row(
+            f"{more}, local_aws process", "MB", "bare echo", "< 30 MB", lambda v, _: v < 30
+        ),
+        section.row(f"{more}, Lambda workers", "MB"),
+        section.row("peak RSS (VmHWM), local_aws process", "MB"),
+    ]
     worker_counts: list[int] = []
-    for _, side in rotations(sizes.trials, ["local", "bare"]):
-        if side == "bare":
-            reference = Reference("echo")
+    for trial in range(session.sizes.trials):
+        for side in rotated(["local", "bare"], trial):
+            server = LocalAwsProcess() if side == "local" else Peer("echo")
             try:
+                if isinstance(server, LocalAwsProcess):
+                    url = deploy(client("cloudformation", server.endpoint_url), "memory").url
+                    ws = websocket.create_connection(url, timeout=TIMEOUT)
+                    ws.send(json.dumps({"action": "warm-up"}))
+                    ws.recv()
+                    ws.close()
+                else:
+                    url = server.url
+                process = psutil.Process(server.process.pid)
                 time.sleep(SETTLE_SECONDS)
-                before = rss_mb(reference.pid)
-                holder = Holder(reference.url, count)
+                idle, idle_workers, workers = memory_mb(process)
+                holder = hold(url, count)
                 time.sleep(SETTLE_SECONDS)
-                idle.ref.append(before)
-                grown.ref.append(rss_mb(reference.pid) - before)
+                rss, workers_rss, _ = memory_mb(process)
+                total, peak = idle + idle_workers, peak_rss_mb(process)
+                values = (idle, idle_workers, total, rss - idle, workers_rss - idle_workers, peak)
+                for row, value in zip(rows, values, strict=True):
+                    row.add(value, side == "local")
+                worker_counts += [workers] if side == "local" else []
                 holder.close()
             finally:
-                reference.stop()
-            continue
-        local = LocalAws()
-        try:
-            stack = deploy(local.client("cloudformation"), "memory")
-            ws = websocket.create_connection(stack.url, timeout=TIMEOUT)
-            ws.send(json.dumps({"action": "warm-up"}))
-            ws.recv()
-            ws.close()
-            time.sleep(SETTLE_SECONDS)
-            before, (workers_before, workers) = rss_mb(local.pid), children_rss_mb(local.pid)
-            holder = Holder(stack.url, count)
-            time.sleep(SETTLE_SECONDS)
-            worker_counts.append(workers)
-            idle.local.append(before)
-            idle_workers.local.append(workers_before)
-            idle_total.local.append(before + workers_before)
-            grown.local.append(rss_mb(local.pid) - before)
-            grown_workers.local.append(children_rss_mb(local.pid)[0] - workers_before)
-            peak.local.append(peak_rss_mb(local.pid))
-            holder.close()
-        finally:
-            local.stop()
+                server.stop()
     section.notes.append(f"Lambda workers alive when idle: {worker_counts}.")
     return section
 
 
-def _echoes(sent: str, reply: str, event: bool) -> bool:
+def _echoes(sent: str, reply: str | bytes, event: bool) -> bool:
     """The bare echo sends the message back; local_aws and the event echo, an event around it."""
     if not event:
         return reply == sent
@@ -482,17 +533,26 @@ def _echoes(sent: str, reply: str, event: bool) -> bool:
         return False
 
 
+def _ping(seq: int) -> str:
+    return json.dumps({"action": "ping", "seq": seq, "data": "hello"})
+
+
 def _echo_trial(url: str, fast: bool, sizes: Sizes, event: bool, pid: int) -> tuple[Timing, int]:
     """Warm up, then time messages sent each after the previous reply; (timing, mismatches)."""
     ws = websocket.create_connection(url, timeout=TIMEOUT, skip_utf8_validation=fast)
-    message = '{{"action": "ping", "seq": {}, "data": "hello"}}'.format
+    warmup = [_ping(-1 - seq) for seq in range(sizes.echo_warmup)]
+    sent = [_ping(seq) for seq in range(sizes.echo_messages)]
+    replies: list[str | bytes] = []
+
+    def round_trip(index: int) -> None:
+        ws.send(sent[index])
+        replies.append(ws.recv())
+
     try:
-        for seq in range(sizes.echo_warmup):
-            ws.send(message(-1 - seq))
+        for message in warmup:
+            ws.send(message)
             ws.recv()
-        sent = [message(seq) for seq in range(sizes.echo_messages)]
-        replies: list[str] = []
-        timing = timed(lambda i: (ws.send(sent[i]), replies.append(ws.recv())), len(sent), pid)
+        timing = timed(round_trip, len(sent), pid)
     finally:
         ws.close()
     # Checked after the timed loop, not during it.
@@ -506,10 +566,7 @@ def echo(session: Session) -> Section:
     (`skip_utf8_validation=True`: without wsaccel it validates UTF-8 in pure Python, about
     0.4 ms per 900-byte reply, which would dominate the references) and "default".
     """
-    sizes, local = session.sizes, session.local
-    servers = {"local": (session.stack.url, local.pid)}
-    for kind in ("event", "echo"):
-        servers[kind] = (session.reference(kind).url, session.reference(kind).pid)
+    sizes = session.sizes
     section = Section("Echo through $default → Lambda (sequential, one connection)")
     section.notes.append(
         f"{sizes.echo_messages} messages after {sizes.echo_warmup} warm-up, each sent after the "
@@ -517,19 +574,13 @@ def echo(session: Session) -> Section:
         "replies checked after the timed loop."
     )
     rows: dict[bool, tuple[Row, Row, Row, Row]] = {}
-    for fast in (True, False):
-        mode = "fast client" if fast else "default client"
-        rate = section.row(
-            f"echo msgs/s, {mode}",
-            "/s",
-            "event echo",
-            "≥ 0.5× and ≥ 3,700/s" if fast else "",
-            (lambda v, r: r >= 0.5 and v >= 3700) if fast else None,
-        )
+    for fast, mode in ((True, "fast client"), (False, "default client")):
+        rate = section.row(f"echo msgs/s, {mode}", "/s", "event echo")
+        if fast:
+            rate.target, rate.met_if = "≥ 0.5× and ≥ 3,700/s", lambda v, r: r >= 0.5 and v >= 3700
         # The same local figures against the bare echo: context, no target.
-        bare = section.row(
-            f"echo msgs/s, {mode} (vs bare echo)", "/s", "bare echo", local=rate.local
-        )
+        bare = section.row(f"echo msgs/s, {mode} (vs bare echo)", "/s", "bare echo")
+        bare.local = rate.local
         p50 = section.row(f"echo p50, {mode}", "ms", "event echo")
         rows[fast] = (rate, p50, section.row(f"echo p99, {mode}", "ms", "event echo"), bare)
     cpu = CpuRows(section, "echo, fast client", "event echo", workers=True)
@@ -538,7 +589,7 @@ def echo(session: Session) -> Section:
     for trial in range(sizes.trials):
         for fast in (True, False):
             for side in rotated(["local", "event", "echo"], trial):
-                url, pid = servers[side]
+                url, pid = session.server(side)
                 timing, wrong = _echo_trial(url, fast, sizes, side != "echo", pid)
                 checked += timing.done
                 problems += [f"{side}: {timing.error}"] if timing.error else []
@@ -565,9 +616,7 @@ def connect(session: Session) -> Section:
     `$disconnect` runs after the close handshake, so its DeleteItem is load on the server rather
     than part of the round trip. At the end the sessions table must be empty again.
     """
-    sizes, local = session.sizes, session.local
-    servers = {"local": (session.stack.url, local.pid)}
-    servers["bare"] = (session.reference("echo").url, session.reference("echo").pid)
+    sizes = session.sizes
     section = Section("Connect + close (sequential)")
     section.notes.append(
         f"{sizes.connects} connect + close after {sizes.connect_warmup} warm-up; the client "
@@ -581,19 +630,20 @@ def connect(session: Session) -> Section:
     cpu = CpuRows(section, "connect+close", "bare echo")
     left_before = session.items_left()  # items of earlier benchmarks would spoil the count
     problems = []
-    for _, side in rotations(sizes.trials, ["local", "bare"]):
-        url, pid = servers[side]
+    for trial in range(sizes.trials):
+        for side in rotated(["local", "echo"], trial):
+            url, pid = session.server(side)
 
-        def connect_and_close(_: int, url: str = url) -> None:
-            # close() sends the close frame and waits for the server's (up to 3 s).
-            websocket.create_connection(url, timeout=TIMEOUT).close()
+            def connect_and_close(_: int, url: str = url) -> None:
+                # close() sends the close frame and waits for the server's (up to 3 s).
+                websocket.create_connection(url, timeout=TIMEOUT).close()
 
-        for index in range(sizes.connect_warmup):
-            connect_and_close(index)
-        timing = timed(connect_and_close, sizes.connects, pid)
-        problems += [f"{side}: {timing.error}"] if timing.error else []
-        timing.add_to(rows, side == "local")
-        cpu.add(timing.cpu, timing.done, side == "local")
+            for index in range(sizes.connect_warmup):
+                connect_and_close(index)
+            timing = timed(connect_and_close, sizes.connects, pid)
+            problems += [f"{side}: {timing.error}"] if timing.error else []
+            timing.add_to(rows, side == "local")
+            cpu.add(timing.cpu, timing.done, side == "local")
     left = session.items_left()
     total = sizes.trials * (sizes.connects + sizes.connect_warmup)
     detail = f"{left} of {total} items left in the table 10 s after the last close"
@@ -602,38 +652,6 @@ def connect(session: Session) -> Section:
     if problems:
         section.check("connect: every handshake answered", False, "; ".join(problems))
     return section
-
-
-class Reader(threading.Thread):
-    """Receives every message of one connection into `messages`, until stop()."""
-
-    def __init__(self, ws: websocket.WebSocket) -> None:
-        super().__init__(daemon=True)
-        self.ws, self.messages, self._stopping = ws, [], threading.Event()
-
-    def run(self) -> None:
-        # A short timeout lets the loop notice stop(): closing the socket from another thread
-        # while this one is in recv() would make both read the close handshake.
-        self.ws.settimeout(0.2)
-        while not self._stopping.is_set():
-            try:
-                self.messages.append(self.ws.recv())
-            except websocket.WebSocketTimeoutException:
-                continue
-            except Exception:
-                return  # the connection closed
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self.join()
-
-    def wait_for(self, prefix: str, count: int) -> list[str]:
-        deadline = time.monotonic() + TIMEOUT
-        while True:
-            got = [message for message in self.messages if message.startswith(prefix)]
-            if len(got) >= count or time.monotonic() > deadline:
-                return got
-            time.sleep(0.01)
 
 
 def delivery_problem(expected: list[str], got: list[str]) -> str | None:
@@ -650,24 +668,29 @@ def delivery_problem(expected: list[str], got: list[str]) -> str | None:
 
 
 def management_clients(session: Session, count: int) -> dict[str, list[Any]]:
-    """`count` @connections clients for local_aws and for the trivial HTTP server, whose
+    """`count` @connections clients each for local_aws and for the trivial HTTP server, whose
     endpoint has the same shape (the same stage path)."""
     trivial = f"{session.reference('http').url}{urlsplit(session.stack.connections_url).path}"
-    urls = {"local": session.stack.connections_url, "trivial": trivial}
+    urls = {"local": session.stack.connections_url, "http": trivial}
     return {
         side: [client("apigatewaymanagementapi", url) for _ in range(count)]
         for side, url in urls.items()
     }
 
 
+def _post_trial(management: Any, connection_id: str, messages: list[str], pid: int) -> Timing:
+    payloads = [message.encode() for message in messages]
+    post = management.post_to_connection
+    return timed(lambda i: post(ConnectionId=connection_id, Data=payloads[i]), len(payloads), pid)
+
+
 def post(session: Session) -> Section:
     """`post_to_connection` from one boto3 client, one call after the other, to one connection.
 
-    A reader thread collects what arrives: every post must be delivered, once, in order.
-    Reference: the same client code against the trivial HTTP server (200, delivers nothing).
+    The connection is the holder's: every post must be delivered, once, in order. Reference:
+    the same client code against the trivial HTTP server (200, delivers nothing).
     """
-    sizes, local = session.sizes, session.local
-    pids = {"local": local.pid, "trivial": session.reference("http").pid}
+    sizes = session.sizes
     section = Section("post_to_connection (one boto3 client, sequential)")
     section.notes.append(
         f"{sizes.posts} posts after {sizes.post_warmup} warm-up; reference: the trivial HTTP "
@@ -681,34 +704,25 @@ def post(session: Session) -> Section:
     )
     cpu = CpuRows(section, "post_to_connection", reference)
     clients = {side: clients[0] for side, clients in management_clients(session, 1).items()}
-
-    ws = websocket.create_connection(session.stack.url, timeout=TIMEOUT, skip_utf8_validation=True)
-    ws.send(json.dumps({"action": "whoami"}))  # the echoed event names this connection
-    target_id = json.loads(ws.recv())["requestContext"]["connectionId"]
-    reader = Reader(ws)
-    reader.start()
-    problems = []
+    session.items_left()
+    holder, problems = hold(session.stack.url, 1), []
     try:
-        for trial, side in rotations(sizes.trials, ["local", "trivial"]):
-            management, expected = clients[side], [f"t{trial}-{seq}" for seq in range(sizes.posts)]
-            for _ in range(sizes.post_warmup):
-                management.post_to_connection(ConnectionId=target_id, Data=b"warm-up")
-            payloads = [message.encode() for message in expected]
-            timing = timed(
-                lambda i, m=management, p=payloads: m.post_to_connection(
-                    ConnectionId=target_id, Data=p[i]
-                ),
-                sizes.posts,
-                pids[side],
-            )
-            timing.add_to(rows, side == "local")
-            cpu.add(timing.cpu, sizes.posts, side == "local")
-            if side == "local":
-                problem = delivery_problem(expected, reader.wait_for(f"t{trial}-", sizes.posts))
-                problems += [f"trial {trial + 1}: {problem}"] if problem else []
+        target_id = session.holder_ids(1)[0]
+        for trial in range(sizes.trials):
+            for side in rotated(["local", "http"], trial):
+                for _ in range(sizes.post_warmup):
+                    clients[side].post_to_connection(ConnectionId=target_id, Data=b"warm-up")
+                expected = [f"t{trial}-{seq}" for seq in range(sizes.posts)]
+                timing = _post_trial(clients[side], target_id, expected, session.server(side)[1])
+                timing.add_to(rows, side == "local")
+                cpu.add(timing.cpu, sizes.posts, side == "local")
+                if side == "local":
+                    report = holder.command(f"collect {TIMEOUT} {sizes.post_warmup + sizes.posts}")
+                    got = [message for message in report["received"][0] if message != "warm-up"]
+                    problem = delivery_problem(expected, got)
+                    problems += [f"trial {trial + 1}: {problem}"] if problem else []
     finally:
-        reader.stop()
-        ws.close()
+        holder.close()
     section.check(
         "post: every post delivered once, in order",
         not problems,
@@ -718,7 +732,7 @@ def post(session: Session) -> Section:
 
 
 def fan_out(clients: list[Any], ids: list[str], trial: int) -> tuple[float, float, list[str]]:
-    """Post `b{trial}-{i}` to ids[i], thread k (client k) taking every k-th id.
+    """Post `b{trial}-{i}` to ids[i], thread k (with client k) taking every k-th id.
 
     Returns when the threads were released (time.monotonic, the holder's clock too), the wall
     time to the last response, and the errors.
@@ -750,9 +764,8 @@ def broadcast(session: Session) -> Section:
     Connection ids come from the `$connect` items, matched through the `X-Bench-Index` header
     each holder connection sent. Every connection must receive exactly its own message.
     """
-    sizes, local = session.sizes, session.local
+    sizes = session.sizes
     count, threads = sizes.broadcast_connections, sizes.broadcast_threads
-    pids = {"local": local.pid, "trivial": session.reference("http").pid}
     section = Section(f"Broadcast to {count:,} open connections ({threads} threads)")
     section.notes.append(
         f"{count:,} connections held by an asyncio `websockets` client in a separate process; "
@@ -773,44 +786,40 @@ def broadcast(session: Session) -> Section:
     opening = section.row(f"open {count:,} connections (holder, 50 at a time)", "s")
 
     session.items_left()
-    holder = Holder(session.stack.url, count)
+    holder = hold(session.stack.url, count)
     problems: list[str] = []
     try:
-        opening.local.append(holder.opened["seconds"])
-        ids = [""] * count
-        for item in table_items(local.client("dynamodb"), session.stack.table):
-            headers = {name.lower(): value["S"] for name, value in item["headers"]["M"].items()}
-            if int(headers.get("x-bench-index", count)) < count:
-                ids[int(headers["x-bench-index"])] = item["connectionid"]["S"]
-        if not all(ids):
-            raise RuntimeError(f"{ids.count('')} connections have no item in the table")
+        opening.local.append(holder.first["seconds"])
+        ids = session.holder_ids(count)
         clients = management_clients(session, threads)
-        for trial, side in rotations(sizes.trials, ["local", "trivial"]):
-            # One call per client first, so each thread starts with an open keep-alive
-            # connection; local_aws answers 410 Gone to this id, and sends nothing.
-            for management in clients[side]:
-                with contextlib.suppress(management.exceptions.GoneException):
-                    management.post_to_connection(ConnectionId="AAAAAAAAAAAAAAA=", Data=b"warm-up")
-            meter = CpuMeter(pids[side])
-            started, seconds, errors = fan_out(clients[side], ids, trial)
-            cpu.add(meter.stop(), count, side == "local")
-            problems += [f"trial {trial + 1} {side}: {error}" for error in errors[:3]]
-            if side == "trivial":
-                wall.ref.append(seconds)
-                continue
-            wall.local.append(seconds)
-            report = holder.command(f"collect {BROADCAST_DELIVERY_TIMEOUT}")
-            received = report["received"]
-            wrong = [i for i, messages in enumerate(received) if messages != [f"b{trial}-{i}"]]
-            if wrong:
-                problems.append(
-                    f"trial {trial + 1}: {len(wrong)} connections wrong "
-                    f"({sum(not received[i] for i in wrong)} received nothing), "
-                    f"e.g. #{wrong[0]}: {received[wrong[0]][:3]}"
-                )
-            if report["closed_early"]:
-                problems.append(f"{report['closed_early']} connections closed early")
-            delivered.local.append(report["last_received_at"] - started)
+        for trial in range(sizes.trials):
+            for side in rotated(["local", "http"], trial):
+                # One call per client first, so each thread starts with an open keep-alive
+                # connection; local_aws answers 410 Gone to this id, and sends nothing.
+                for management in clients[side]:
+                    with contextlib.suppress(management.exceptions.GoneException):
+                        management.post_to_connection(
+                            ConnectionId="AAAAAAAAAAAAAAA=", Data=b"warm-up"
+                        )
+                meter = CpuMeter(session.server(side)[1])
+                started, seconds, errors = fan_out(clients[side], ids, trial)
+                cpu.add(meter.stop(), count, side == "local")
+                wall.add(seconds, side == "local")
+                problems += [f"trial {trial + 1} {side}: {error}" for error in errors[:3]]
+                if side == "http":
+                    continue
+                report = holder.command(f"collect {TIMEOUT + 5}")
+                received = report["received"]
+                wrong = [i for i, messages in enumerate(received) if messages != [f"b{trial}-{i}"]]
+                if wrong:
+                    problems.append(
+                        f"trial {trial + 1}: {len(wrong)} connections wrong "
+                        f"({sum(not received[i] for i in wrong)} received nothing), "
+                        f"e.g. #{wrong[0]}: {received[wrong[0]][:3]}"
+                    )
+                if report["closed_early"]:
+                    problems.append(f"{report['closed_early']} connections closed early")
+                delivered.local.append(report["last_received_at"] - started)
     finally:
         holder.close()
     section.check(

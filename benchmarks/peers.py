@@ -1,24 +1,19 @@
-"""The programs the benchmarks talk to besides local_aws, each run in its own process.
+"""What the benchmarks talk to besides local_aws, each in its own process (127.0.0.1 only).
 
-`python -m benchmarks.peers echo|event|http` starts a reference server on a free 127.0.0.1 port
-and prints `ready <port>` once it accepts connections:
+`python -m benchmarks.peers echo|event|http`: a reference server; prints `{"port": N}` once
+it accepts connections. `echo` sends each message back as it is; `event` replies with an
+event-sized JSON built per message, shaped like the Lambda proxy event local_aws's `$default`
+echoes (about 900 bytes: the fair reference for the echo through Lambda, which also builds and
+serialises an event); `http` is a trivial HTTP/1.1 keep-alive server that reads the body and
+answers 200 with no body (the reference for `@connections` POSTs). WebSocket settings match
+local_aws's: no compression, no pings.
 
-- `echo`: a bare `websockets` asyncio server that sends each message back as it is;
-- `event`: the same, but it replies with an event-sized JSON built per message, shaped like the
-  Lambda proxy event local_aws's `$default` echoes (ids, times, requestContext; about 900 bytes):
-  the fair reference for the echo through Lambda, which also builds and serialises an event;
-- `http`: a trivial HTTP/1.1 server on asyncio streams (keep-alive; reads the body, answers
-  200 with an empty body to any request), the reference for `@connections` POSTs.
-
-WebSocket settings match local_aws's: no compression, no pings.
-
-`python -m benchmarks.peers hold URL COUNT` holds COUNT WebSocket connections open (in its own
-process, so receiving does not compete for the benchmark's GIL with the threads that post).
-Connection i sends the header `X-Bench-Index: i`, so connection ids can be matched through the
-`$connect` items. It prints one JSON line once they are open, then answers each stdin command
-with one JSON line: `collect SECONDS` (wait until every connection has received a message since
-the last collect, or SECONDS pass, then 0.2 s more to catch duplicates; report them all) and
-`close` (close every connection with the close handshake, and exit).
+`python -m benchmarks.peers hold URL COUNT`: holds COUNT connections (apart, so that receiving
+does not compete for the benchmark's GIL with the threads that post). Connection i sends
+`X-Bench-Index: i`, which maps `$connect` items to connections. Prints one JSON line once they
+are open, then one per stdin command: `collect SECONDS [EACH]` waits until every connection has
+received EACH (1) messages since the last collect, or SECONDS pass, then 0.2 s more to catch
+duplicates, and reports them all; `close` closes every connection and exits.
 """
 
 from __future__ import annotations
@@ -47,8 +42,7 @@ def _new_id() -> str:
 
 def proxy_event(body: str, connection_id: str, connected_at: int, port: int) -> dict[str, Any]:
     """A MESSAGE event as API Gateway builds it for a Lambda proxy integration."""
-    now = time.time_ns() // 1_000_000
-    request_id = _new_id()
+    now, request_id = time.time_ns() // 1_000_000, _new_id()
     context = {
         "routeKey": "$default",
         "messageId": _new_id(),
@@ -104,19 +98,30 @@ async def reference_server(kind: str) -> None:
         server: Any = await asyncio.start_server(http_ok, HOST, 0, backlog=2048)
     else:
         handler = echo if kind == "echo" else event_echo
-        options = {"compression": None, "ping_interval": None, "max_size": MAX_MESSAGE}
-        server = await serve(handler, HOST, 0, backlog=2048, **options)
-    print(f"ready {server.sockets[0].getsockname()[1]}", flush=True)
+        server = await serve(
+            handler,
+            HOST,
+            0,
+            backlog=2048,
+            compression=None,
+            ping_interval=None,
+            max_size=MAX_MESSAGE,
+        )
+    print(json.dumps({"port": server.sockets[0].getsockname()[1]}), flush=True)
     await server.serve_forever()
 
 
 async def hold(url: str, count: int) -> None:
-    """Open `count` connections, then obey `collect` and `close` commands (see the docstring)."""
-    gate = asyncio.Semaphore(OPENING_CONCURRENCY)
+    """Open `count` connections, then obey `collect` and `close` (see the module's docstring)."""
+    gate, progress, closing = (
+        asyncio.Semaphore(OPENING_CONCURRENCY),
+        asyncio.Event(),
+        asyncio.Event(),
+    )
     connections: list[ClientConnection] = []
     received: list[list[str]] = [[] for _ in range(count)]
-    progress = asyncio.Event()
-    state = {"last_received_at": 0.0, "closed_early": 0, "closing": False}
+    state = {"last_received_at": 0.0, "closed_early": 0}
+    readers = set()  # the loop keeps only weak references to tasks
 
     async def read(index: int, websocket: ClientConnection) -> None:
         with contextlib.suppress(Exception):
@@ -124,53 +129,53 @@ async def hold(url: str, count: int) -> None:
                 received[index].append(message if isinstance(message, str) else message.decode())
                 state["last_received_at"] = time.monotonic()  # the benchmark's clock too
                 progress.set()
-        if not state["closing"]:
+        if not closing.is_set():
             state["closed_early"] += 1
 
-    async def open_one(index: int) -> str | None:
+    async def open_one(index: int) -> str:
         async with gate:
             try:
+                header = {"X-Bench-Index": str(index)}
                 websocket = await connect(
                     url,
-                    additional_headers={"X-Bench-Index": str(index)},
+                    additional_headers=header,
+                    open_timeout=30,
                     compression=None,
                     ping_interval=None,
-                    open_timeout=30,
+                    max_size=MAX_MESSAGE,
                 )
             except Exception as error:
                 return repr(error)
         connections.append(websocket)
         readers.add(asyncio.create_task(read(index, websocket)))
-        return None
+        return ""
 
-    readers: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
     started = time.monotonic()
-    errors = [e for e in await asyncio.gather(*map(open_one, range(count))) if e]
+    errors = [error for error in await asyncio.gather(*map(open_one, range(count))) if error]
     opened = {"opened": len(connections), "failed": len(errors), "errors": errors[:5]}
     print(json.dumps({**opened, "seconds": time.monotonic() - started}), flush=True)
-
     loop = asyncio.get_running_loop()
     while True:
-        command = (await loop.run_in_executor(None, sys.stdin.readline)).split() or ["close"]
-        if command[0] == "collect":
-            deadline = time.monotonic() + float(command[1])
-            while not all(received) and time.monotonic() < deadline:
-                progress.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(progress.wait(), deadline - time.monotonic())
-            await asyncio.sleep(0.2)
-            print(json.dumps({**state, "received": received}), flush=True)
-            received[:] = [[] for _ in range(count)]
-        else:
-            state["closing"] = True
+        command = (await loop.run_in_executor(None, sys.stdin.readline)).split()
+        if command[:1] != ["collect"]:
+            break
+        deadline, each = time.monotonic() + float(command[1]), int((command + ["1"])[2])
+        while any(len(got) < each for got in received) and time.monotonic() < deadline:
+            progress.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(progress.wait(), deadline - time.monotonic())
+        await asyncio.sleep(0.2)
+        print(json.dumps({**state, "received": received}), flush=True)
+        received[:] = [[] for _ in range(count)]
 
-            async def close_one(websocket: ClientConnection) -> None:
-                async with gate:
-                    await websocket.close()
+    closing.set()
 
-            await asyncio.gather(*map(close_one, connections), return_exceptions=True)
-            print(json.dumps({"closed": len(connections)}), flush=True)
-            return
+    async def close_one(websocket: ClientConnection) -> None:
+        async with gate:
+            await websocket.close()
+
+    await asyncio.gather(*map(close_one, connections), return_exceptions=True)
+    print(json.dumps({"closed": len(connections)}), flush=True)
 
 
 if __name__ == "__main__":
