@@ -206,7 +206,11 @@ class Deployments:
             if entry is None:
                 return None
             account_id, region, deployment_id, auto_deploy = entry
-            deployed = None if auto_deploy else self._deployments.get((api_id, deployment_id))
+            deployed = (
+                None
+                if auto_deploy or deployment_id is None
+                else self._deployments.get((api_id, deployment_id))
+            )
         if auto_deploy:
             try:
                 return snapshot(account_id, region, api_id, stage)

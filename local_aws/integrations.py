@@ -218,8 +218,8 @@ def _lookup_function(
     return FunctionConfig(
         name=function.function_name,
         arn=function.function_arn,
-        handler=function.handler,
-        runtime=function.run_time,
+        handler=function.handler or "",
+        runtime=function.run_time or "",
         code_zip=function.code_bytes,
         code_sha256=function.code_sha_256,
         environment=dict(function.environment_vars or {}),

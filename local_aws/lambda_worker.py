@@ -49,8 +49,12 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from importlib.machinery import PathFinder
+from types import ModuleType
+from typing import Any
 
+resource: ModuleType | None
 try:
     import resource  # for "Max Memory Used"; Unix only
 except ImportError:
@@ -105,7 +109,7 @@ class LogWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: Any) -> int:
         size = len(data)
         if size > self._room:
             # Past the limit, output is dropped here: a printing loop must not flood the pipe.
@@ -173,7 +177,7 @@ class Fault(Exception):
         }
 
 
-def load_handler(handler: str):
+def load_handler(handler: str) -> Callable[[Any, Any], Any]:
     """Import the handler module (running its module-level code) and return the function.
 
     On failure, return a function that raises the same Fault at every invocation, as AWS
@@ -201,8 +205,8 @@ def load_handler(handler: str):
     return function
 
 
-def _always(fault: Fault):
-    def raise_fault(event, context):
+def _always(fault: Fault) -> Callable[[Any, Any], Any]:
+    def raise_fault(event: Any, context: Any) -> Any:
         raise fault
 
     return raise_fault
@@ -212,12 +216,13 @@ def stack_trace(exc: BaseException) -> list[str]:
     """The traceback as AWS returns it: formatted frames, without this file's own."""
     frames = traceback.extract_tb(exc.__traceback__)
     # As plain tuples the frames print without Python 3.11's "^^^^" markers, like AWS's.
-    return traceback.format_list(
-        [(f.filename, f.lineno, f.name, f.line) for f in frames if f.filename != __file__]
-    )
+    plain: list[Any] = [
+        (f.filename, f.lineno, f.name, f.line) for f in frames if f.filename != __file__
+    ]
+    return traceback.format_list(plain)
 
 
-def log_error(error: dict, logs: io.TextIOBase) -> None:
+def log_error(error: dict[str, Any], logs: io.TextIOBase) -> None:
     """Log an error the way the AWS Python runtime does: `[ERROR] Type: message` + traceback."""
     lines = [f"[ERROR] {error['errorType']}: {error['errorMessage']}"]
     if error["stackTrace"]:
@@ -226,7 +231,7 @@ def log_error(error: dict, logs: io.TextIOBase) -> None:
     logs.write("\n".join(lines) + "\n")
 
 
-def json_default(value):
+def json_default(value: Any) -> int | float:
     """Like the AWS runtime, send boto3's Decimal numbers (from DynamoDB) as JSON numbers."""
     from decimal import Decimal
 
@@ -245,7 +250,7 @@ def max_memory_mb() -> int:
     return peak // (1 << 20) if sys.platform == "darwin" else peak // 1024  # bytes vs KiB
 
 
-def out_of_memory(request_id: str) -> dict:
+def out_of_memory(request_id: str) -> dict[str, str]:
     """The error AWS returns when a function goes past its MemorySize."""
     return {
         "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: signal: killed",
@@ -253,7 +258,9 @@ def out_of_memory(request_id: str) -> dict:
     }
 
 
-def invoke(handler, request: dict, logs: io.TextIOBase) -> bytes:
+def invoke(
+    handler: Callable[[Any, Any], Any], request: dict[str, Any], logs: io.TextIOBase
+) -> bytes:
     """Run one invocation; return the body of its "done" frame."""
     global _request_id
     _request_id = request_id = request["id"]
@@ -293,7 +300,7 @@ def invoke(handler, request: dict, logs: io.TextIOBase) -> bytes:
     return body.encode()
 
 
-def redirect_management_api(request, **kwargs) -> None:
+def redirect_management_api(request: Any, **kwargs: Any) -> None:
     """botocore before-send hook for the API Gateway Management API (`@connections`).
 
     Functions build that endpoint from the event, "https://" + domainName + "/" + stage.
@@ -313,7 +320,7 @@ def redirect_management_api(request, **kwargs) -> None:
         request.headers["Host"] = url.netloc
 
 
-def add_botocore_hook(module) -> None:
+def add_botocore_hook(module: ModuleType) -> None:
     # Every botocore Session, boto3's default one included, registers BUILTIN_HANDLERS
     # when it is created, so one entry here covers all clients the function makes.
     module.BUILTIN_HANDLERS.append(("before-send.apigatewaymanagementapi", redirect_management_api))
@@ -326,7 +333,7 @@ class BotocoreHookInstaller:
     paying for importing it.
     """
 
-    def find_spec(self, name, path, target=None):
+    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
         if name != "botocore.handlers":
             return None
         sys.meta_path.remove(self)
@@ -334,11 +341,11 @@ class BotocoreHookInstaller:
         if spec is not None and spec.loader is not None:
             exec_module = spec.loader.exec_module
 
-            def exec_then_hook(module):
+            def exec_then_hook(module: ModuleType) -> None:
                 exec_module(module)
                 add_botocore_hook(module)
 
-            spec.loader.exec_module = exec_then_hook
+            spec.loader.exec_module = exec_then_hook  # type: ignore[method-assign]
         return spec
 
 

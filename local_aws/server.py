@@ -19,9 +19,12 @@ import re
 import socket
 import sys
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from a2wsgi import WSGIMiddleware
+
+if TYPE_CHECKING:
+    from a2wsgi.asgi_typing import HTTPScope
 
 from local_aws import cloudformation, services, trust, ttl
 from local_aws.connections import OpenConnections
@@ -137,7 +140,8 @@ class LocalAws:
                 send,
             )
         else:
-            await self.moto(scope, receive, _without_cors(send) if origin is None else send)
+            http_scope = cast("HTTPScope", scope)  # an ASGI HTTP scope, as uvicorn built it
+            await self.moto(http_scope, receive, _without_cors(send) if origin is None else send)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

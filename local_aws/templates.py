@@ -126,7 +126,7 @@ def _construct_short_form(loader: TemplateLoader, node: yaml.Node) -> dict[str, 
     elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
     else:
-        value = loader.construct_scalar(node)
+        value = loader.construct_scalar(_scalar(node))
         if long_form == "Fn::GetAtt":  # `!GetAtt Api.ApiEndpoint`; the attribute may hold dots
             value = value.split(".", 1)
     return {long_form: value}
@@ -134,7 +134,14 @@ def _construct_short_form(loader: TemplateLoader, node: yaml.Node) -> dict[str, 
 
 def _construct_as_string(loader: TemplateLoader, node: yaml.Node) -> str:
     # CloudFormation reads `2010-09-09` as text; YAML 1.1 would make it a date.
-    return loader.construct_scalar(node)
+    return loader.construct_scalar(_scalar(node))
+
+
+def _scalar(node: yaml.Node) -> yaml.ScalarNode:
+    """The node itself, which the loader only hands these constructors for scalars."""
+    if not isinstance(node, yaml.ScalarNode):
+        raise yaml.constructor.ConstructorError(None, None, "expected a scalar", node.start_mark)
+    return node
 
 
 def _construct_refused(loader: TemplateLoader, node: yaml.Node) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 
@@ -32,7 +33,7 @@ def sweep(now: float | None = None) -> int:
     return deleted
 
 
-def _sweep_table(backend: object, table: object, now: float) -> int:
+def _sweep_table(backend: Any, table: Any, now: float) -> int:
     ttl = getattr(table, "ttl", {}) or {}
     if ttl.get("TimeToLiveStatus") != "ENABLED":
         return 0

@@ -272,7 +272,7 @@ def _sub_expression(self: Any, current: Any, loader: Any, global_namespace: Any)
     return result
 
 
-def _answer_with_inner(cls: type, inner: str) -> Any:
+def _answer_with_inner(cls: Any, inner: str) -> Any:
     """A ``cls.parse`` after which ``calculate`` is the inner element's, skipping ``cls``."""
     parse = cls.parse
 

@@ -102,7 +102,7 @@ class HttpProtocol(HttpToolsProtocol):
     def handle_websocket_upgrade(self) -> None:
         # The client's part of the handshake is done; `$connect` has its own 29 s timeout.
         self._stop_request_timer()
-        lower_cased = self.scope["headers"]
+        lower_cased = list(self.scope["headers"])
         if len(lower_cased) == len(self.original_names):
             self.scope["headers"] = [
                 (name, value)
