@@ -693,8 +693,9 @@ def post(session: Session) -> Section:
     sizes = session.sizes
     section = Section("post_to_connection (one boto3 client, sequential)")
     section.notes.append(
-        f"{sizes.posts} posts after {sizes.post_warmup} warm-up; reference: the trivial HTTP "
-        "server (asyncio streams, HTTP/1.1 keep-alive, 200 to any request)."
+        f"{sizes.posts} posts after {sizes.post_warmup} warm-up, to a connection held by a "
+        "separate process; reference: the trivial HTTP server (asyncio streams, HTTP/1.1 "
+        "keep-alive, 200 to any request)."
     )
     reference = "trivial HTTP"
     rows = (
