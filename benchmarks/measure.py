@@ -12,11 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import re
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,8 +28,7 @@ import psutil
 import websocket
 from botocore.config import Config
 
-ROOT = Path(__file__).resolve().parents[1]
-TEMPLATE = ROOT / "cfn" / "template.yaml"
+from tests.support import ROOT, TEMPLATE, LocalAwsProcess
 
 TIMEOUT = 10.0  # a reply, a delivery or the table's clean-up slower than this counts as lost
 SETTLE_SECONDS = 0.5  # before reading memory: let in-flight work (a $disconnect) finish
@@ -143,34 +140,6 @@ def client(service: str, endpoint_url: str) -> Any:
     return boto3.client(
         service, endpoint_url=endpoint_url, region_name="us-east-1", config=config, **keys
     )
-
-
-class LocalAwsProcess:
-    """`python -m local_aws` on a free port, ready when the constructor returns.
-
-    Its output goes to a file: a pipe nobody reads would fill up and block the server.
-    """
-
-    def __init__(self) -> None:
-        self._log = Path(tempfile.mkstemp(prefix="local_aws-", suffix=".log")[1])
-        with self._log.open("wb") as log:
-            command = [sys.executable, "-m", "local_aws", "--port", "0"]
-            self.process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
-        deadline = time.monotonic() + 60
-        while not (ready := re.search(r"ready on (http://\S+)", self.log())):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"local_aws did not start:\n{self.log()[-3000:]}")
-            time.sleep(0.05)
-        self.endpoint_url = ready[1]
-
-    def log(self) -> str:
-        return self._log.read_text(errors="replace")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(timeout=15)
-        self._log.unlink(missing_ok=True)
 
 
 class Peer:
