@@ -10,8 +10,9 @@
         server.log()                                          # its output so far
 
 - `LocalAwsProcess(*args, env=None, log_path=None, ready_timeout=60)` starts
-  `python -m local_aws` with these extra arguments, output drained to a file, and returns once
-  it printed its ready line (or raises with the log). `stop()` returns the exit code.
+  `python -m local_aws --port 0` with these extra arguments, output drained to a file, and
+  returns once it printed its ready line, which names the port (or raises with the log).
+  `stop()` returns the exit code.
 - `deploy(server, name, template=TEMPLATE, **parameters)`: a Path or a body; the outputs.
 - `wait_for(predicate, timeout=10.0, message=...)` returns the first truthy value or fails.
 - `free_port()` only for code that must name a port before anything listens on it.

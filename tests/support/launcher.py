@@ -29,7 +29,8 @@ class LocalAwsProcess:
     """A `python -m local_aws` subprocess on loopback, ready when the constructor returns.
 
     Its output goes to a file, not a pipe: a pipe nobody reads fills up and blocks the server
-    (possibly while it holds moto's lock). The port is the one named in the ready line.
+    (possibly while it holds moto's lock). The port is the one local_aws names in its ready
+    line: it picks a free one itself.
     """
 
     def __init__(
@@ -39,7 +40,7 @@ class LocalAwsProcess:
         log_path: Path | None = None,
         ready_timeout: float = 60.0,
     ) -> None:
-        """Start local_aws with these extra arguments (`--port` is chosen here).
+        """Start local_aws on a free port with these extra arguments.
 
         `env` replaces the inherited environment; `log_path` keeps the log where the caller
         wants it (else a temporary file, removed by `stop()`).
@@ -48,7 +49,9 @@ class LocalAwsProcess:
         if log_path is None:
             log_path = Path(tempfile.mkstemp(prefix="local_aws-", suffix=".log")[1])
         self.log_path = log_path
-        command = [sys.executable, "-m", "local_aws", "--port", str(free_port()), *extra_args]
+        # Port 0: local_aws binds a free port itself and names it in its ready line, so no
+        # other process can take the port between choosing it and listening on it.
+        command = [sys.executable, "-m", "local_aws", "--port", "0", *extra_args]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
