@@ -445,8 +445,8 @@ def memory(session: Session) -> Section:
     count = session.sizes.memory_connections
     section = Section(f"Resident memory (idle, then {count:,} open connections)")
     section.notes.append(
-        "VmRSS (psutil, from /proc); Lambda workers are the local_aws process's children; "
-        "a fresh local_aws per trial."
+        "RSS from psutil (/proc/<pid>/statm), peak from VmHWM in /proc/<pid>/status; Lambda "
+        "workers are the local_aws process's children; a fresh local_aws per trial."
     )
     more = f"RSS +{count:,} connections"
     rows = [
