@@ -20,7 +20,7 @@ A function cannot hang, bloat or outlive local_aws:
   line saying it was truncated; a frame bigger than MAX_FRAME_BYTES kills the worker;
 - MemorySize is an address-space limit in the worker (Runtime.OutOfMemory past it);
 - deployment packages over AWS's 250 MB unzipped, or with paths leaving the package, are
-  refused by moto's CreateFunction/UpdateFunctionCode (see guard_moto_code_uploads);
+  refused by moto's CreateFunction/UpdateFunctionCode (see refusing_bad_packages);
 - with an `is_current` check, workers of deleted or changed functions are stopped within
   SWEEP_SECONDS.
 """
@@ -761,34 +761,25 @@ def moto_function_is_current(function: FunctionConfig) -> bool:
     return current.code_sha_256 == function.code_sha256
 
 
-def guard_moto_code_uploads() -> None:
-    """Make moto's CreateFunction / UpdateFunctionCode refuse what AWS refuses (check_package).
+def refusing_bad_packages(
+    read: Callable[..., tuple[bytes, int, str, str]],
+) -> Callable[..., tuple[bytes, int, str, str]]:
+    """moto's reader of a deployment package, refusing what AWS refuses (check_package).
 
-    Both (and CloudFormation's AWS::Lambda::Function) read the package through moto's
-    `_zipfile_content` or `_s3_content`; the wrappers answer InvalidParameterValueException.
+    moto's CreateFunction / UpdateFunctionCode (and CloudFormation's AWS::Lambda::Function)
+    read the package through `_zipfile_content` or `_s3_content`; `local_aws.patches.moto`
+    puts this wrapper around both, so a refused package answers InvalidParameterValueException.
     """
-    from moto.awslambda import models
     from moto.awslambda.exceptions import InvalidParameterValueException
 
-    def guarded(read: Callable[..., tuple[bytes, int, str, str]]) -> Callable[..., Any]:
-        def read_and_check(*args: Any, **kwargs: Any) -> tuple[bytes, int, str, str]:
-            content = read(*args, **kwargs)
-            try:
-                check_package(content[0])
-            except zipfile.BadZipFile:
-                pass  # moto's own answer for a package that is not a zip stays as it is
-            except ValueError as refused:
-                raise InvalidParameterValueException(str(refused)) from None
-            return content
+    def read_and_check(*args: Any, **kwargs: Any) -> tuple[bytes, int, str, str]:
+        content = read(*args, **kwargs)
+        try:
+            check_package(content[0])
+        except zipfile.BadZipFile:
+            pass  # moto's own answer for a package that is not a zip stays as it is
+        except ValueError as refused:
+            raise InvalidParameterValueException(str(refused)) from None
+        return content
 
-        read_and_check.guarded = True  # type: ignore[attr-defined]
-        return read_and_check
-
-    for name in ("_zipfile_content", "_s3_content"):
-        read = getattr(models, name)
-        if not getattr(read, "guarded", False):
-            setattr(models, name, guarded(read))
-
-
-with contextlib.suppress(ImportError):  # moto is what local_aws serves, but not needed here
-    guard_moto_code_uploads()
+    return read_and_check

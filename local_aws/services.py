@@ -13,21 +13,9 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from moto.core.common_models import BaseModel
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 LOCK = threading.RLock()
-
-
-def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
-    return object.__new__(cls)
-
-
-# moto keeps a reference to every model object it ever creates, for its dashboard
-# (`BaseModel.__new__` in moto/core/common_models.py): each DynamoDB item written by a
-# `$connect` would stay in memory after its `$disconnect` deleted it, and a long-running
-# local_aws would grow with every connection. local_aws has no use for that dashboard.
-BaseModel.__new__ = _untracked_new  # type: ignore[method-assign, assignment]
 
 
 def wsgi_app() -> Callable[..., Iterable[bytes]]:

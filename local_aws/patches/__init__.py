@@ -3,7 +3,7 @@
 Each module here changes one library. It names the version it was written for in `PINNED`
 (distribution name → version, the pin in requirements.txt) and applies its changes in
 `install()`. `tests/unit/test_patches.py` fails when an installed version differs from its
-pin or when an attribute a patch replaces is gone, so a dependency upgrade cannot silently
+pin or when an attribute a patch relies on is gone, so a dependency upgrade cannot silently
 undo a patch.
 
 `local_aws/__init__.py` calls `install()` once, before any other local_aws module imports
@@ -15,9 +15,15 @@ from __future__ import annotations
 from importlib import metadata
 from types import ModuleType
 
-from local_aws.patches import airspeed, moto, uvicorn, websockets
+from local_aws.patches import jsonschema
 
-MODULES: tuple[ModuleType, ...] = (moto, airspeed, uvicorn, websockets)
+# Before the other patch modules are imported: `patches.moto` imports moto's modules, which
+# import jsonschema, and jsonschema's patch only works if it is in place before that.
+jsonschema.install()
+
+from local_aws.patches import airspeed, moto, uvicorn, websockets  # noqa: E402
+
+MODULES: tuple[ModuleType, ...] = (jsonschema, moto, airspeed, uvicorn, websockets)
 _installed = False
 
 

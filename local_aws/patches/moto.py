@@ -1,9 +1,136 @@
-"""Changes to moto (being moved here from the modules that used to apply them)."""
+"""moto, changed where AWS behaves differently and a workshop would notice.
+
+Every assignment local_aws makes to moto is in `REPLACEMENTS` below: the class or module of
+moto's, the attribute, and how its replacement is made from moto's original. What the
+replacements do is local_aws's own behaviour and lives with it (`local_aws.cloudformation`
+for CloudFormation, `local_aws.lambda_runtime` for Lambda packages); this module only puts
+them in place. `RELIES_ON` lists every attribute of moto's they depend on and `ORIGINALS`
+keeps moto's originals, so `tests/unit/test_patches.py` can check them against moto.
+
+Import order: `local_aws.cloudformation` is imported here, at `import local_aws`, because
+installing needs its functions and the resource models of `local_aws.cloudformation_models`
+must exist before moto's model lookups are cached (see `install`). Neither imports
+`local_aws.patches`, so there is no cycle. The cost is moto's CloudFormation imports (about a
+second) in every process that imports local_aws, including one that only wants
+`local_aws.vtl`; the server imports all of it anyway.
+"""
 
 from __future__ import annotations
 
-PINNED: dict[str, str] = {}
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import moto.awslambda.models as lambda_models
+import moto.cloudformation.models as cloudformation_models
+import moto.cloudformation.parsing as parsing
+import moto.cloudformation.responses as cloudformation_responses
+from moto.awslambda.models import LambdaFunction
+from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.cloudformation.responses import CloudFormationResponse
+from moto.core.common_models import BaseModel
+
+from local_aws import cloudformation, lambda_runtime
+
+PINNED = {"moto": "5.2.5"}
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """One attribute of moto's replaced: `owner.name = replace(moto's original)`."""
+
+    owner: Any  # a class or a module of moto's
+    name: str
+    replace: Callable[[Any], Any]
+
+
+def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+    return object.__new__(cls)
+
+
+REPLACEMENTS: tuple[Replacement, ...] = (
+    # moto keeps a reference to every model object it ever creates, for its dashboard: each
+    # DynamoDB item written by a `$connect` would stay in memory after its `$disconnect`
+    # deleted it, and a long-running local_aws would grow with every connection. local_aws
+    # has no use for that dashboard, so objects are created without being recorded.
+    Replacement(BaseModel, "__new__", lambda _: _untracked_new),
+    # moto parses templates with PyYAML's unsafe loader (a tag can run code, an alias bomb
+    # eats memory under moto's lock) and checks far less than AWS: the stack's parser, and
+    # the `yaml` both CloudFormation modules call, go through the safe, checking parser.
+    Replacement(
+        Stack, "parse_template", lambda _: staticmethod(cloudformation.parse_template_strictly)
+    ),
+    Replacement(cloudformation_models, "yaml", lambda _: cloudformation.SafeYaml),
+    Replacement(cloudformation_responses, "yaml", lambda _: cloudformation.SafeYaml),
+    # One stack whose output cannot be resolved would fail DescribeStacks for every stack.
+    Replacement(Stack, "outputs", lambda moto: property(cloudformation.outputs_or_none(moto.fget))),
+    # moto leaves a stack whose creation failed in CREATE_IN_PROGRESS; AWS rolls it back.
+    Replacement(CloudFormationBackend, "create_stack", cloudformation.create_stack_or_roll_back),
+    # moto stores the new template, or a change set's new stack, before it parses the
+    # template: a bad template is refused first, as AWS refuses it.
+    Replacement(CloudFormationBackend, "update_stack", cloudformation.update_stack_checked),
+    Replacement(
+        CloudFormationBackend, "create_change_set", cloudformation.create_change_set_checked
+    ),
+    # AWS refuses a TemplateBody over 51,200 bytes in every action that takes one.
+    *(
+        Replacement(CloudFormationResponse, action, cloudformation.template_body_bounded)
+        for action in cloudformation.TEMPLATE_ACTIONS
+    ),
+    # ValidateTemplate: the same bound, and the body parsed safely before cfn-lint reads it.
+    Replacement(
+        CloudFormationResponse,
+        "validate_template",
+        lambda moto: cloudformation.template_body_bounded(
+            cloudformation.validate_template_safely(moto)
+        ),
+    ),
+    # moto's update of a function from a template breaks on inline `Code: {ZipFile: ...}`.
+    Replacement(
+        LambdaFunction,
+        "update_from_cloudformation_json",
+        lambda moto: classmethod(cloudformation.update_function_zipping_inline_code(moto.__func__)),
+    ),
+    # moto takes deployment packages AWS refuses (over 250 MB unzipped, paths leaving the
+    # package): CreateFunction, UpdateFunctionCode and templates read them through these two.
+    Replacement(lambda_models, "_zipfile_content", lambda_runtime.refusing_bad_packages),
+    Replacement(lambda_models, "_s3_content", lambda_runtime.refusing_bad_packages),
+)
+
+# moto's model lookups, cached: `install` clears them (see there).
+_MODEL_CACHES = ("get_model_list", "get_model_map", "get_name_type_map")
+
+RELIES_ON: tuple[tuple[object, str], ...] = (
+    *((replacement.owner, replacement.name) for replacement in REPLACEMENTS),
+    *((parsing, name) for name in _MODEL_CACHES),
+)
+
+# (owner, name) -> moto's original, recorded by `install` before it is replaced.
+ORIGINALS: dict[tuple[Any, str], Any] = {}
 
 
 def install() -> None:
-    """Apply this library's patches."""
+    """Put every replacement in place (once: a second call would wrap the wrappers)."""
+    for replacement in REPLACEMENTS:
+        key = (replacement.owner, replacement.name)
+        if key in ORIGINALS:
+            continue
+        original = _defined_by(replacement.owner, replacement.name)
+        ORIGINALS[key] = original
+        setattr(replacement.owner, replacement.name, replacement.replace(original))
+    # moto caches the direct subclasses of CloudFormationModel at its first lookup. The
+    # models of local_aws.cloudformation_models exist by now (imported with
+    # local_aws.cloudformation above); a lookup made before they did would miss them.
+    for name in _MODEL_CACHES:
+        getattr(parsing, name).cache_clear()
+
+
+def _defined_by(owner: Any, name: str) -> Any:
+    """`owner`'s own attribute `name` (not inherited), or an error naming what moto lacks."""
+    try:
+        return vars(owner)[name]
+    except KeyError:
+        raise AttributeError(
+            f"{getattr(owner, '__qualname__', owner.__name__)} has no {name!r}: "
+            f"local_aws.patches.moto was written for moto {PINNED['moto']}"
+        ) from None
