@@ -190,11 +190,18 @@ def test_at_the_fd_limit_new_clients_get_503_not_500(monkeypatch) -> None:
         dynamodb.list_tables()
         sockets = [socket.create_connection(("127.0.0.1", limited.port)) for _ in range(300)]
         try:
-            time.sleep(0.2)  # let the server accept them
-            fresh = limited.client("dynamodb", config=NO_RETRIES)  # not a pooled connection
-            with pytest.raises(ClientError) as refused:
-                fresh.list_tables()
-            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 503
+
+            def refusal_status() -> int | None:
+                """The status of a fresh request's refusal; None while the server still has room
+                (it has not accepted all the sockets yet)."""
+                fresh = limited.client("dynamodb", config=NO_RETRIES)  # not a pooled connection
+                try:
+                    fresh.list_tables()
+                except ClientError as refused:
+                    return refused.response["ResponseMetadata"]["HTTPStatusCode"]
+                return None
+
+            assert wait_for(refusal_status, message="every request was still served") == 503
         finally:
             for sock in sockets:
                 sock.close()
@@ -283,7 +290,8 @@ def test_updating_the_stage_keeps_its_clients_deleting_the_stack_closes_them(ser
     cloudformation.get_waiter("stack_update_complete").wait(
         StackName="security-delete", WaiterConfig={"Delay": 1, "MaxAttempts": 30}
     )
-    time.sleep(0.5)  # a wrong close would be on its way by now
+    # A close caused by the update would be scheduled on the server's loop before the update
+    # completes, so before these messages are handled: each answer proves there was none.
     assert [whoami(ws) for ws in clients] == connection_ids
     cloudformation.delete_stack(StackName="security-delete")
     started = time.monotonic()

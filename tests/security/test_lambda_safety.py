@@ -231,7 +231,8 @@ def test_printing_loop_neither_stalls_other_functions_nor_bloats_the_server(
         assert json.loads(ask(echo, {"action": "echo", "n": 1}))["n"] == 1
         slowest = max(slowest, time.perf_counter() - sent)
         time.sleep(0.02)
-    assert slowest < 0.2, f"an echo took {slowest * 1000:.0f} ms"
+    # A stall would last the function's 2 s timeout; a loaded machine is slow, but not that slow.
+    assert slowest < 1.0, f"an echo took {slowest * 1000:.0f} ms"
     assert looping.recv().startswith(INTERNAL_SERVER_ERROR)
     assert rss_mb(server.process.pid) - rss_before < 100
     messages = wait_for(

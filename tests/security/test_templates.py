@@ -15,7 +15,7 @@ import botocore.exceptions
 import pytest
 import websocket
 
-from tests.support import TEMPLATE, LocalAwsProcess, deploy
+from tests.support import TEMPLATE, LocalAwsProcess, deploy, wait_for
 
 TOPIC = "  {name}:\n    Type: AWS::SNS::Topic\n"
 # 563 bytes that PyYAML's aliases expand to 9**9 strings.
@@ -242,8 +242,9 @@ def test_update_with_edited_inline_code_runs_the_new_code(local_aws, attempt: in
         StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
     )
     # The gateway reuses a function look-up for a second (local_aws/integrations.py).
-    deadline = time.monotonic() + 3.0
-    while (reply := send(url, "after")) != answer and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert reply == answer
+    wait_for(
+        lambda: send(url, "after") == answer,
+        interval=0.2,
+        message="the old code still answers after the update",
+    )
     cloudformation.delete_stack(StackName=stack_name)
