@@ -22,9 +22,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import moto.awslambda.models as lambda_models
-import moto.cloudformation.models as cloudformation_models
+import moto.cloudformation.models as moto_cloudformation_models
 import moto.cloudformation.parsing as parsing
-import moto.cloudformation.responses as cloudformation_responses
+import moto.cloudformation.responses as moto_cloudformation_responses
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.responses import CloudFormationResponse
@@ -60,10 +60,12 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     Replacement(
         Stack, "parse_template", lambda _: staticmethod(cloudformation.parse_template_strictly)
     ),
-    Replacement(cloudformation_models, "yaml", lambda _: cloudformation.SafeYaml),
-    Replacement(cloudformation_responses, "yaml", lambda _: cloudformation.SafeYaml),
+    Replacement(moto_cloudformation_models, "yaml", lambda _: cloudformation.SafeYaml),
+    Replacement(moto_cloudformation_responses, "yaml", lambda _: cloudformation.SafeYaml),
     # One stack whose output cannot be resolved would fail DescribeStacks for every stack.
-    Replacement(Stack, "outputs", lambda moto: property(cloudformation.outputs_or_none(moto.fget))),
+    Replacement(
+        Stack, "outputs", lambda original: property(cloudformation.outputs_or_none(original.fget))
+    ),
     # moto leaves a stack whose creation failed in CREATE_IN_PROGRESS; AWS rolls it back.
     Replacement(CloudFormationBackend, "create_stack", cloudformation.create_stack_or_roll_back),
     # moto stores the new template, or a change set's new stack, before it parses the
@@ -81,15 +83,17 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     Replacement(
         CloudFormationResponse,
         "validate_template",
-        lambda moto: cloudformation.template_body_bounded(
-            cloudformation.validate_template_safely(moto)
+        lambda original: cloudformation.template_body_bounded(
+            cloudformation.validate_template_safely(original)
         ),
     ),
     # moto's update of a function from a template breaks on inline `Code: {ZipFile: ...}`.
     Replacement(
         LambdaFunction,
         "update_from_cloudformation_json",
-        lambda moto: classmethod(cloudformation.update_function_zipping_inline_code(moto.__func__)),
+        lambda original: classmethod(
+            cloudformation.update_function_zipping_inline_code(original.__func__)
+        ),
     ),
     # moto takes deployment packages AWS refuses (over 250 MB unzipped, paths leaving the
     # package): CreateFunction, UpdateFunctionCode and templates read them through these two.
