@@ -7,7 +7,9 @@ pin or when an attribute a patch relies on is gone, so a dependency upgrade cann
 undo a patch.
 
 `local_aws/__init__.py` calls `install()` once, before any other local_aws module imports
-the libraries: every process that uses local_aws (the server, tests) runs patched.
+the libraries: every process that uses local_aws (the server, tests) runs patched. The
+one exception is `local_aws/lambda_worker.py`, which runs a function's code in a process of
+its own and imports nothing from local_aws: it adds its botocore hook and log format itself.
 """
 
 from __future__ import annotations
