@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -17,6 +18,10 @@ from local_aws import sigv4
 from local_aws.connections import OpenConnections
 
 DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
+# What AWS's connection ids look like (docs/fidelity.md 2a). AWS answers an id of another
+# shape with 400 BadRequestException "Invalid connectionId: …", a well-formed id it does not
+# know with 410 GoneException (reference §4.4; docs/fidelity.md 10h).
+_WELL_FORMED_ID = re.compile(r"[A-Za-z0-9_-]{15}=")
 
 
 def _iso(epoch_ms: int) -> str:
@@ -61,7 +66,12 @@ class ManagementApi:
         if not raw_id:  # `/@connections/` names no connection: no such route on AWS
             await _error(send, 403, "ForbiddenException", "Forbidden")
             return
-        connection = self._connections.get(api_id, stage, unquote(raw_id))
+        connection_id = unquote(raw_id)
+        if _WELL_FORMED_ID.fullmatch(connection_id) is None:
+            message = f"Invalid connectionId: {connection_id}"
+            await _error(send, 400, "BadRequestException", message)
+            return
+        connection = self._connections.get(api_id, stage, connection_id)
         if method == "POST":
             if connection is None:
                 await _gone(send)

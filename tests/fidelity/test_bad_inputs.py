@@ -121,11 +121,13 @@ OPERATIONS = ["post", "get", "delete"]
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize(
     "connection_id",
-    ["AAAAAAAAAAAAAAA=", "A" * 1023 + "=", "abc/def=", "../../etc", "a b", "ö"],
-    ids=["never-existed", "1-kb", "slash", "dot-dot", "space", "non-ascii"],
+    ["AAAAAAAAAAAAAAA=", "Xk1bVd0JoAMCJQg=", "ab-_CDefGHijKLm="],
+    ids=["zeros", "aws-sample", "url-safe-characters"],
 )
-def test_unknown_connection_id_is_gone(local_aws, workshop, connection_id, operation) -> None:
-    """reference §7.10 and §4.4: unknown and invalid ids get 410 GoneException."""
+def test_well_formed_id_that_never_existed_is_gone(
+    local_aws, workshop, connection_id, operation
+) -> None:
+    """reference §4.4: an id of AWS's shape that names no connection gets 410 GoneException."""
     client = management(local_aws, workshop)
     with pytest.raises(client.exceptions.GoneException) as gone:
         call(client, operation, connection_id)
@@ -133,14 +135,38 @@ def test_unknown_connection_id_is_gone(local_aws, workshop, connection_id, opera
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
+@pytest.mark.parametrize(
+    "connection_id",
+    ["A" * 1023 + "=", "abc/def=", "../../etc", "a b", "ö", "cjy8i76bx002884le6n17d49b", "A" * 16],
+    ids=["1-kb", "slash", "dot-dot", "space", "non-ascii", "cuid", "no-padding"],
+)
+def test_badly_formed_id_is_a_bad_request(local_aws, workshop, connection_id, operation) -> None:
+    """reference §4.4: an id not of AWS's shape gets 400 BadRequestException naming it.
+
+    The evidence: localstack#4694 (AWS answers BadRequestException unless "the connection ID
+    [is] of a valid format") and serverless-offline#749 (AWS's answer to a 25-character id:
+    "BadRequestException: Invalid connectionId: cjy8i76bx002884le6n17d49b").
+    """
+    client = management(local_aws, workshop)
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        call(client, operation, connection_id)
+    error = refused.value.response
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert error["Error"]["Code"] == "BadRequestException"
+    assert error["Error"]["Message"] == f"Invalid connectionId: {connection_id}"
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
 def test_percent_encoded_id_names_another_connection(local_aws, workshop, operation) -> None:
-    """`abc%3D` is not `abc=`: an id is decoded once, as boto3 encoded it once."""
+    """`abc%3D` is not `abc=`: an id is decoded once, as boto3 encoded it once, so it is
+    18 characters long and no id at all."""
     ws = connect(workshop["WebSocketURL"])
     try:
         connection_id = whoami(ws)
         client = management(local_aws, workshop)
-        with pytest.raises(client.exceptions.GoneException):
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
             call(client, operation, connection_id[:-1] + "%3D")
+        assert refused.value.response["Error"]["Code"] == "BadRequestException"
         # The real connection is untouched: nothing was delivered, it is still open.
         client.post_to_connection(ConnectionId=connection_id, Data=b"only this one")
         assert ws.recv() == "only this one"
