@@ -20,7 +20,7 @@ from local_aws.connections import OpenConnections
 DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
 # What AWS's connection ids look like (docs/fidelity.md 2a). AWS answers an id of another
 # shape with 400 BadRequestException "Invalid connectionId: …", a well-formed id it does not
-# know with 410 GoneException (reference §4.4; docs/fidelity.md 10h).
+# know with 410 GoneException (reference §4.4; docs/fidelity.md 10g).
 _WELL_FORMED_ID = re.compile(r"[A-Za-z0-9_-]{15}=")
 
 
