@@ -49,7 +49,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 WORKER_PROGRAM = str(Path(__file__).with_name("lambda_worker.py"))
 INIT_TIMEOUT_SECONDS = 10.0  # AWS's limit for importing the handler module
@@ -175,8 +175,9 @@ class LambdaRuntime:
         reaper, self._reaper = self._reaper, None
         if reaper is None:
             return
-        with contextlib.suppress(OSError):
-            reaper.stdin.close()
+        if reaper.stdin is not None:
+            with contextlib.suppress(OSError):
+                reaper.stdin.close()
         try:
             reaper.wait(timeout=_STOP_SECONDS)
         except subprocess.TimeoutExpired:
@@ -185,10 +186,11 @@ class LambdaRuntime:
 
     def _tell_reaper(self, line: str) -> None:
         """Send "+pgid" for a new worker's group, "-pgid" once that group is killed."""
-        if self._reaper is not None:
+        stdin = self._reaper.stdin if self._reaper is not None else None
+        if stdin is not None:
             with contextlib.suppress(OSError, ValueError):  # a reaper that died: no cleanup
-                self._reaper.stdin.write(line.encode() + b"\n")
-                self._reaper.stdin.flush()
+                stdin.write(line.encode() + b"\n")
+                stdin.flush()
 
     def _pool(self, function: FunctionConfig) -> _Pool:
         """The pool of the function's current version; a new version retires the old pool."""
@@ -221,6 +223,8 @@ class LambdaRuntime:
                 asyncio.ensure_future(asyncio.to_thread(shutil.rmtree, task.result(), True))
 
     def _still_current(self, function: FunctionConfig) -> bool:
+        if self._is_current is None:
+            return True
         try:
             return self._is_current(function)
         except Exception:  # a failing check must not stop workers that may be in use
@@ -229,8 +233,7 @@ class LambdaRuntime:
     async def _start_worker(
         self, function: FunctionConfig, on_free: Callable[[_Worker], None]
     ) -> _Worker:
-        if self._closed:
-            raise RuntimeError("the Lambda runtime is closed")
+        self._raise_if_closed()
         code_dir = await self._unpack(function)
         loop = asyncio.get_running_loop()
         _, worker = await loop.subprocess_exec(
@@ -257,10 +260,16 @@ class LambdaRuntime:
             self._tell_reaper(f"-{pgid}")
 
         worker.exited.add_done_callback(exited)
-        if self._closed:
+        try:
+            self._raise_if_closed()  # closed while the worker was starting
+        except RuntimeError:
             worker.kill()
-            raise RuntimeError("the Lambda runtime is closed")
+            raise
         return worker
+
+    def _raise_if_closed(self) -> None:
+        if self._closed:
+            raise RuntimeError("the Lambda runtime is closed")
 
     def _environment(self, function: FunctionConfig, code_dir: str) -> dict[str, str]:
         """A fresh environment, as on AWS: nothing else leaks in from the server's."""
@@ -283,9 +292,8 @@ class LambdaRuntime:
         """The directory of the function's code, unzipped once per code_sha256."""
         task = self._code_dirs.get(function.code_sha256)
         if task is None:
-            if self._code_root is None:
-                self._make_code_root()
-            target = os.path.join(self._code_root, f"code{next(self._code_dir_numbers)}")
+            code_root = self._code_root or self._make_code_root()
+            target = os.path.join(code_root, f"code{next(self._code_dir_numbers)}")
             # Unzipping a big package takes a while: off the event loop.
             task = asyncio.ensure_future(asyncio.to_thread(_unzip, function.code_zip, target))
             self._code_dirs[function.code_sha256] = task
@@ -297,18 +305,19 @@ class LambdaRuntime:
                 del self._code_dirs[function.code_sha256]  # try again next time
             raise
 
-    def _make_code_root(self) -> None:
+    def _make_code_root(self) -> str:
         """The directory of every unpacked package, and the reaper that removes it."""
-        self._code_root = tempfile.mkdtemp(prefix="local_aws_lambda_")
+        self._code_root = code_root = tempfile.mkdtemp(prefix="local_aws_lambda_")
         # Removed by close(), or at exit if the server stops without calling it...
-        self._remove_code = weakref.finalize(self, shutil.rmtree, self._code_root, True)
+        self._remove_code = weakref.finalize(self, shutil.rmtree, code_root, True)
         # ...or by the reaper if this process dies without any cleanup (SIGKILL).
         self._reaper = subprocess.Popen(
-            [sys.executable, WORKER_PROGRAM, "--reaper", self._code_root],
+            [sys.executable, WORKER_PROGRAM, "--reaper", code_root],
             stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             start_new_session=True,  # outlives a Ctrl-C or a kill of this process's group
         )
+        return code_root
 
 
 def check_package(code_zip: bytes) -> None:
@@ -436,8 +445,10 @@ class _Worker(asyncio.SubprocessProtocol):
         self._loop = asyncio.get_running_loop()
         self._function = function
         self._on_free = on_free
-        self._transport: asyncio.SubprocessTransport | None = None
-        self._stdin: asyncio.WriteTransport | None = None
+        # `_transport` and `_stdin` are set by connection_made, which asyncio calls before
+        # subprocess_exec returns this worker to anyone.
+        self._transport: asyncio.SubprocessTransport
+        self._stdin: asyncio.WriteTransport
         self._buffer = bytearray()  # received bytes that do not make a whole frame yet
         self._output: list[bytes] = []  # printed/logged by the function, not yet reported
         self._output_room = OUTPUT_LIMIT_BYTES  # how much more of it this invocation keeps
@@ -472,8 +483,7 @@ class _Worker(asyncio.SubprocessProtocol):
 
     def stop(self) -> None:
         """Ask the worker to exit once its current invocation (if any) is over."""
-        if self._stdin is not None:
-            self._stdin.close()
+        self._stdin.close()
 
     @property
     def pid(self) -> int:
@@ -498,11 +508,11 @@ class _Worker(asyncio.SubprocessProtocol):
     # asyncio.SubprocessProtocol callbacks
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport
-        self._stdin = transport.get_pipe_transport(0)
+        self._transport = cast(asyncio.SubprocessTransport, transport)
+        self._stdin = cast(asyncio.WriteTransport, self._transport.get_pipe_transport(0))
         # Read stdout ourselves: the subprocess transport would pass each chunk on one loop
         # iteration later, and this is the hot path of every invocation.
-        stdout = transport.get_pipe_transport(1)
+        stdout = cast(asyncio.ReadTransport, self._transport.get_pipe_transport(1))
         stdout.set_protocol(_StdoutReader(self._on_stdout, stdout.get_protocol()))
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
@@ -511,22 +521,23 @@ class _Worker(asyncio.SubprocessProtocol):
         else:  # stderr: written straight to the file descriptors, e.g. by a subprocess
             self._add_output(data)
 
-    def _add_output(self, data: bytes) -> None:
+    def _add_output(self, data: bytes | bytearray) -> None:
         """Keep the invocation's output up to OUTPUT_LIMIT_BYTES; drop (and note) the rest."""
         if len(data) > self._output_room:
             self._truncated = True
             data = data[: self._output_room]
         if data:
             self._output_room -= len(data)
-            self._output.append(data)
+            self._output.append(bytes(data))
 
-    def _on_stdout(self, data: bytes) -> None:
-        """Handle the whole frames in `data`, keeping any incomplete one for later."""
+    def _on_stdout(self, received: bytes) -> None:
+        """Handle the whole frames received, keeping any incomplete one for later."""
         if self.dead:  # killed: what it still sends is for no invocation
             return
         buffer = self._buffer
+        data: bytes | bytearray = received
         if buffer:
-            buffer += data
+            buffer += received
             data = buffer
         start = 0
         while len(data) - start >= _FRAME.size:
@@ -661,7 +672,8 @@ class _Worker(asyncio.SubprocessProtocol):
             note=note,
             status=status,
         )
-        if not future.done():  # done: the caller was cancelled and does not wait any more
+        # done: the caller was cancelled and does not wait any more
+        if future is not None and not future.done():
             future.set_result(
                 InvocationResult(request_id, payload, error, logs, duration_ms, timed_out)
             )
@@ -677,8 +689,11 @@ class _StdoutReader(asyncio.Protocol):
     """The protocol of a worker's stdout pipe: data to the worker, the end to asyncio."""
 
     def __init__(self, on_data: Callable[[bytes], None], pipe_protocol: asyncio.BaseProtocol):
-        self.data_received = on_data
+        self._on_data = on_data
         self._pipe_protocol = pipe_protocol  # asyncio's, which tracks when the process is gone
+
+    def data_received(self, data: bytes) -> None:
+        self._on_data(data)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._pipe_protocol.connection_lost(exc)
