@@ -560,10 +560,10 @@ def test_an_idle_connection_closes_with_1001_going_away() -> None:
 def test_messages_keep_a_connection_from_going_idle() -> None:
     async def scenario() -> None:
         session = Session(
-            _deployed("$default"), {"$default": _echo}, settings=Settings(idle_timeout_seconds=0.2)
+            _deployed("$default"), {"$default": _echo}, settings=Settings(idle_timeout_seconds=0.3)
         )
         await session.open()
-        for _ in range(4):  # 0.4 s in all, never 0.2 s without a message
+        for _ in range(5):  # 0.5 s in all, never 0.3 s without a message
             await asyncio.sleep(0.1)
             session.text("ping")
             assert await session.next_text() == "$default:ping"
