@@ -29,7 +29,8 @@ from typing import Any, TypeVar
 
 from local_aws import events, iam, integration_plan, lambda_logs, services
 from local_aws.deployments import DeployedApi, Integration
-from local_aws.lambda_runtime import FunctionConfig, LambdaRuntime
+from local_aws.lambda_runtime import LambdaRuntime
+from local_aws.lambda_worker_process import FunctionConfig
 
 logger = logging.getLogger(__name__)
 

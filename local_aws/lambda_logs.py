@@ -23,7 +23,7 @@ from concurrent.futures import Executor
 from datetime import UTC, datetime
 
 from local_aws import services
-from local_aws.lambda_runtime import InvocationResult
+from local_aws.lambda_worker_process import InvocationResult
 
 logger = logging.getLogger(__name__)
 

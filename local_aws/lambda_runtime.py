@@ -20,7 +20,7 @@ A function cannot hang, bloat or outlive local_aws:
   line saying it was truncated; a frame bigger than MAX_FRAME_BYTES kills the worker;
 - MemorySize is an address-space limit in the worker (Runtime.OutOfMemory past it);
 - deployment packages over AWS's 250 MB unzipped, or with paths leaving the package, are
-  refused by moto's CreateFunction/UpdateFunctionCode (see refusing_bad_packages);
+  refused by moto's CreateFunction/UpdateFunctionCode (see lambda_packages);
 - with an `is_current` check, workers of deleted or changed functions are stopped within
   SWEEP_SECONDS.
 """
@@ -29,70 +29,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import itertools
 import json
-import math
 import os
 import shutil
-import signal
-import struct
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 import weakref
-import zipfile
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
+
+from local_aws.lambda_packages import unzip
+from local_aws.lambda_worker_process import FunctionConfig, InvocationResult, Worker
 
 WORKER_PROGRAM = str(Path(__file__).with_name("lambda_worker.py"))
-INIT_TIMEOUT_SECONDS = 10.0  # AWS's limit for importing the handler module
-_EXIT_GRACE_SECONDS = 0.5  # how long to wait for a dead worker's last output
 _STOP_SECONDS = 1.0  # how long close() lets workers exit before killing them
-OUTPUT_LIMIT_BYTES = 256 * 1024  # per invocation, as lambda_worker.OUTPUT_LIMIT_BYTES
-TRUNCATED_LINE = (
-    f"local_aws: this invocation's output was truncated after {OUTPUT_LIMIT_BYTES} bytes"
-)
-# The largest frame a worker may send: a 6 MB response (AWS's payload limit) JSON-encoded.
-MAX_FRAME_BYTES = 16 * 1024 * 1024
-UNZIPPED_LIMIT_BYTES = 262_144_000  # AWS: 250 MB unzipped, package and layers
 SWEEP_SECONDS = 1.0  # how often workers of deleted or changed functions are looked for
-_FRAME = struct.Struct(">Ic")  # body length, kind: the framing of lambda_worker.py
 _INHERITED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
-_LOCAL_PYTHON = f"local_aws on Python {sys.version.split()[0]}"  # may differ from `runtime`
-
-
-@dataclass(frozen=True)
-class FunctionConfig:
-    """What the runtime needs to know about a function."""
-
-    name: str
-    arn: str
-    handler: str  # "module.function", e.g. "index.handler"
-    runtime: str  # e.g. "python3.12"; only python3.* is supported
-    code_zip: bytes  # the deployment package
-    code_sha256: str  # the cache key of the unpacked code
-    environment: Mapping[str, str]
-    timeout_seconds: float = 3.0
-    memory_mb: int = 128
-
-
-@dataclass
-class InvocationResult:
-    """The outcome of one invocation, successful or not."""
-
-    request_id: str
-    payload: Any  # the handler's return value, None on error
-    error: dict | None  # {"errorMessage", "errorType", "stackTrace"?} as AWS returns it
-    logs: str  # the invocation's output framed by START / END / REPORT lines
-    duration_ms: float
-    timed_out: bool = False
 
 
 class LambdaRuntime:
@@ -115,7 +73,7 @@ class LambdaRuntime:
         self._reaper: subprocess.Popen[bytes] | None = None
         self._max_workers = max(1, max_workers_per_function)
         self._pools: dict[str, _Pool] = {}  # function ARN -> pool of its current version
-        self._workers: set[_Worker] = set()  # every live worker, of every pool
+        self._workers: set[Worker] = set()  # every live worker, of every pool
         self._code_root: str | None = None
         self._remove_code: Callable[[], object] = lambda: None
         self._code_dirs: dict[str, asyncio.Task[str]] = {}  # code_sha256 -> unpacked dir
@@ -231,13 +189,13 @@ class LambdaRuntime:
             return True
 
     async def _start_worker(
-        self, function: FunctionConfig, on_free: Callable[[_Worker], None]
-    ) -> _Worker:
+        self, function: FunctionConfig, on_free: Callable[[Worker], None]
+    ) -> Worker:
         self._raise_if_closed()
         code_dir = await self._unpack(function)
         loop = asyncio.get_running_loop()
         _, worker = await loop.subprocess_exec(
-            lambda: _Worker(function, on_free),
+            lambda: Worker(function, on_free),
             sys.executable,
             WORKER_PROGRAM,
             function.arn,
@@ -295,7 +253,7 @@ class LambdaRuntime:
             code_root = self._code_root or self._make_code_root()
             target = os.path.join(code_root, f"code{next(self._code_dir_numbers)}")
             # Unzipping a big package takes a while: off the event loop.
-            task = asyncio.ensure_future(asyncio.to_thread(_unzip, function.code_zip, target))
+            task = asyncio.ensure_future(asyncio.to_thread(unzip, function.code_zip, target))
             self._code_dirs[function.code_sha256] = task
         try:
             # Shielded: other invocations may be waiting for the same task.
@@ -320,30 +278,6 @@ class LambdaRuntime:
         return code_root
 
 
-def check_package(code_zip: bytes) -> None:
-    """Refuse a package AWS would refuse, from its central directory, before unzipping it.
-
-    Raises ValueError with AWS's message for more than 250 MB unzipped (a zip bomb is
-    small until it is extracted), and for entries whose path would leave the package.
-    """
-    with zipfile.ZipFile(io.BytesIO(code_zip)) as archive:
-        entries = archive.infolist()
-    if sum(entry.file_size for entry in entries) > UNZIPPED_LIMIT_BYTES:
-        raise ValueError(f"Unzipped size must be smaller than {UNZIPPED_LIMIT_BYTES} bytes")
-    for entry in entries:
-        name = entry.filename.replace("\\", "/")
-        if name.startswith("/") or ".." in name.split("/") or ":" in name.split("/")[0]:
-            raise ValueError(f"Could not unzip the deployment package: bad path {name!r}")
-
-
-def _unzip(code_zip: bytes, target: str) -> str:
-    check_package(code_zip)
-    # zipfile stops each entry at its declared size, so the check above bounds the disk used.
-    with zipfile.ZipFile(io.BytesIO(code_zip)) as archive:
-        archive.extractall(target)
-    return target
-
-
 class _Pool:
     """The workers of one version of one function."""
 
@@ -351,10 +285,10 @@ class _Pool:
         self._runtime = runtime
         self._function = function
         self._max_workers = max_workers
-        self._workers: set[_Worker] = set()  # live workers, busy or idle
-        self._idle: list[_Worker] = []
+        self._workers: set[Worker] = set()  # live workers, busy or idle
+        self._idle: list[Worker] = []
         self._starting = 0
-        self._waiters: deque[asyncio.Future[_Worker | None]] = deque()
+        self._waiters: deque[asyncio.Future[Worker | None]] = deque()
         self._retired = False
         self._closing = False
 
@@ -373,7 +307,7 @@ class _Pool:
             and function.environment == mine.environment
         )
 
-    async def acquire(self) -> _Worker:
+    async def acquire(self) -> Worker:
         """An idle worker, a new one if there is room, or else the next one freed (FIFO)."""
         while True:
             if self._closing:
@@ -394,7 +328,7 @@ class _Pool:
                 return worker
             # None: a worker died, so there is room to start another.
 
-    async def _start(self) -> _Worker:
+    async def _start(self) -> Worker:
         self._starting += 1
         try:
             worker = await self._runtime._start_worker(self._function, self.release)
@@ -403,7 +337,7 @@ class _Pool:
         self._workers.add(worker)
         return worker
 
-    def release(self, worker: _Worker) -> None:
+    def release(self, worker: Worker) -> None:
         """Called by a worker when its invocation is over, and when it has exited."""
         if worker.dead:
             if worker in self._workers:
@@ -428,7 +362,7 @@ class _Pool:
             while self._waiters:
                 self._hand_over(None)
 
-    def _hand_over(self, worker: _Worker | None) -> bool:
+    def _hand_over(self, worker: Worker | None) -> bool:
         """Give `worker` (None: a free slot) to the longest-waiting caller, if any."""
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -436,304 +370,6 @@ class _Pool:
                 waiter.set_result(worker)
                 return True
         return False
-
-
-class _Worker(asyncio.SubprocessProtocol):
-    """The local_aws end of one worker process, which runs one invocation at a time."""
-
-    def __init__(self, function: FunctionConfig, on_free: Callable[[_Worker], None]) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._function = function
-        self._on_free = on_free
-        # `_transport` and `_stdin` are set by connection_made, which asyncio calls before
-        # subprocess_exec returns this worker to anyone.
-        self._transport: asyncio.SubprocessTransport
-        self._stdin: asyncio.WriteTransport
-        self._buffer = bytearray()  # received bytes that do not make a whole frame yet
-        self._output: list[bytes] = []  # printed/logged by the function, not yet reported
-        self._output_room = OUTPUT_LIMIT_BYTES  # how much more of it this invocation keeps
-        self._truncated = False  # some output of this invocation was dropped
-        self._initialized = False  # the handler module has been imported
-        self._spawned = time.perf_counter()
-        self._init_ms = 0.0  # from starting the process to the handler module imported
-        self._init_output = b""
-        self._cold = True  # no invocation has been reported yet
-        self.dead = False  # exited, or being killed: takes no more invocations
-        self.exited: asyncio.Future[None] = self._loop.create_future()
-        # The invocation in flight, if any.
-        self._future: asyncio.Future[InvocationResult] | None = None
-        self._request_id = ""
-        self._timeout = 0.0
-        self._started = 0.0
-        self._timer: asyncio.TimerHandle | None = None
-
-    def invoke(self, request_id: str, body: bytes, timeout: float) -> asyncio.Future:
-        """Send one invocation; the future gets its result (never an exception)."""
-        self._future = future = self._loop.create_future()
-        self._request_id, self._timeout = request_id, timeout
-        self._started = time.perf_counter()
-        if self.dead:
-            self._exit_error()
-            return future
-        # The first invocation waits for init, which has its own time limit, as on AWS.
-        limit = timeout if self._initialized else INIT_TIMEOUT_SECONDS
-        self._timer = self._loop.call_later(limit, self._on_timeout)
-        self._stdin.write(_FRAME.pack(len(body), b"I") + body)
-        return future
-
-    def stop(self) -> None:
-        """Ask the worker to exit once its current invocation (if any) is over."""
-        self._stdin.close()
-
-    @property
-    def pid(self) -> int:
-        """The worker's pid, which is also its process group's id."""
-        return self._transport.get_pid()
-
-    def kill(self) -> None:
-        """SIGKILL the worker's process group: the worker and the processes it started."""
-        self.dead = True
-        if not self.exited.done():
-            self._kill_group()
-
-    def _kill_group(self) -> None:
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:  # the whole group has exited already
-            pass
-        except OSError:  # no process groups here: the worker alone
-            with contextlib.suppress(ProcessLookupError):
-                self._transport.kill()
-
-    # asyncio.SubprocessProtocol callbacks
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = cast(asyncio.SubprocessTransport, transport)
-        self._stdin = cast(asyncio.WriteTransport, self._transport.get_pipe_transport(0))
-        # Read stdout ourselves: the subprocess transport would pass each chunk on one loop
-        # iteration later, and this is the hot path of every invocation.
-        stdout = cast(asyncio.ReadTransport, self._transport.get_pipe_transport(1))
-        stdout.set_protocol(_StdoutReader(self._on_stdout, stdout.get_protocol()))
-
-    def pipe_data_received(self, fd: int, data: bytes) -> None:
-        if fd == 1:  # only if some output came before connection_made
-            self._on_stdout(data)
-        else:  # stderr: written straight to the file descriptors, e.g. by a subprocess
-            self._add_output(data)
-
-    def _add_output(self, data: bytes | bytearray) -> None:
-        """Keep the invocation's output up to OUTPUT_LIMIT_BYTES; drop (and note) the rest."""
-        if len(data) > self._output_room:
-            self._truncated = True
-            data = data[: self._output_room]
-        if data:
-            self._output_room -= len(data)
-            self._output.append(bytes(data))
-
-    def _on_stdout(self, received: bytes) -> None:
-        """Handle the whole frames received, keeping any incomplete one for later."""
-        if self.dead:  # killed: what it still sends is for no invocation
-            return
-        buffer = self._buffer
-        data: bytes | bytearray = received
-        if buffer:
-            buffer += received
-            data = buffer
-        start = 0
-        while len(data) - start >= _FRAME.size:
-            size, kind = _FRAME.unpack_from(data, start)
-            if size > MAX_FRAME_BYTES:  # not our worker's protocol: stop it, drop the rest
-                self._buffer.clear()
-                self.kill()
-                return
-            end = start + _FRAME.size + size
-            if len(data) < end:
-                break
-            body = data[start + _FRAME.size : end]
-            start = end
-            if kind == b"D":
-                try:
-                    message = json.loads(body)
-                except ValueError:  # a function that wrote into the frames' pipe itself
-                    self.kill()
-                    return
-                self._on_done(message)
-            elif kind == b"L":
-                self._add_output(body)
-            elif kind == b"T":
-                self._truncated = True
-            elif kind == b"R":
-                self._on_ready()
-        if data is buffer:
-            del buffer[:start]
-        else:
-            buffer += data[start:]
-
-    def process_exited(self) -> None:
-        # The function's own processes do not outlive its execution environment.
-        self._kill_group()
-        # Output written just before exiting may still be in the pipes: wait for them to
-        # close (connection_lost), but not for ever, as the function's own child processes
-        # may keep them open.
-        self._loop.call_later(_EXIT_GRACE_SECONDS, self._on_exit)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._on_exit()
-
-    # Frames and events
-
-    def _on_ready(self) -> None:
-        self._initialized = True
-        self._init_ms = (time.perf_counter() - self._spawned) * 1000
-        self._init_output = b"".join(self._output)
-        if self._truncated:
-            self._init_output += TRUNCATED_LINE.encode() + b"\n"
-        self._reset_output()
-        if self._timer is not None:  # the first invocation's own timeout starts now
-            self._timer.cancel()
-            self._timer = self._loop.call_later(self._timeout, self._on_timeout)
-            self._started = time.perf_counter()
-
-    def _on_done(self, message: dict) -> None:
-        if self._future is None:
-            return
-        error = message.get("error")
-        payload = message.get("payload") if error is None else None
-        if error is not None and error.get("errorType") == "Runtime.OutOfMemory":
-            # As on AWS, the environment is gone: this worker takes no more invocations.
-            self.kill()
-            note = f"{error['errorMessage']}\nRuntime.OutOfMemory"
-            memory = self._function.memory_mb
-            self._finish(None, error, message["duration_ms"], memory, note=note, status="error")
-            return
-        self._finish(payload, error, message["duration_ms"], message["max_memory_mb"])
-
-    def _on_timeout(self) -> None:
-        self._timer = None
-        limit = self._timeout if self._initialized else INIT_TIMEOUT_SECONDS
-        message = f"{_iso_now()} {self._request_id} Task timed out after {limit:.2f} seconds"
-        self.kill()
-        error = {"errorMessage": message, "errorType": "Sandbox.Timedout"}
-        self._finish(None, error, limit * 1000, timed_out=True, note=message, status="timeout")
-
-    def _on_exit(self) -> None:
-        if self.exited.done():
-            return
-        self.dead = True
-        if self._future is not None:
-            self._exit_error()
-        self._transport.close()
-        self.exited.set_result(None)
-        self._on_free(self)
-
-    def _exit_error(self) -> None:
-        message = f"RequestId: {self._request_id} Error: {_exit_reason(self._transport)}"
-        error = {"errorMessage": message, "errorType": "Runtime.ExitError"}
-        duration_ms = (time.perf_counter() - self._started) * 1000
-        note = f"{message}\nRuntime.ExitError"
-        self._finish(None, error, duration_ms, note=note, status="error")
-
-    def _finish(
-        self,
-        payload: Any,
-        error: dict | None,
-        duration_ms: float,
-        max_memory_mb: int = 0,
-        *,
-        timed_out: bool = False,
-        note: str = "",
-        status: str = "",
-    ) -> None:
-        """Report the invocation in flight, and make the worker available again."""
-        future, request_id = self._future, self._request_id
-        self._future = None
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        output = b"".join(self._output)
-        if self._truncated:
-            output += b"" if output.endswith(b"\n") or not output else b"\n"
-            output += TRUNCATED_LINE.encode() + b"\n"
-        self._reset_output()
-        init = None
-        if self._cold:  # the first invocation's logs show the init phase, as on AWS
-            self._cold = False
-            if self._initialized:
-                init = (self._init_ms, self._init_output)
-            else:  # the worker never finished importing the handler
-                init, output = ((time.perf_counter() - self._spawned) * 1000, output), b""
-        logs = _framed_logs(
-            self._function,
-            request_id,
-            output.decode("utf-8", "replace"),
-            duration_ms=duration_ms,
-            max_memory_mb=min(max_memory_mb, self._function.memory_mb),
-            init=(init[0], init[1].decode("utf-8", "replace")) if init else None,
-            note=note,
-            status=status,
-        )
-        # done: the caller was cancelled and does not wait any more
-        if future is not None and not future.done():
-            future.set_result(
-                InvocationResult(request_id, payload, error, logs, duration_ms, timed_out)
-            )
-        self._on_free(self)
-
-    def _reset_output(self) -> None:
-        self._output.clear()
-        self._output_room = OUTPUT_LIMIT_BYTES
-        self._truncated = False
-
-
-class _StdoutReader(asyncio.Protocol):
-    """The protocol of a worker's stdout pipe: data to the worker, the end to asyncio."""
-
-    def __init__(self, on_data: Callable[[bytes], None], pipe_protocol: asyncio.BaseProtocol):
-        self._on_data = on_data
-        self._pipe_protocol = pipe_protocol  # asyncio's, which tracks when the process is gone
-
-    def data_received(self, data: bytes) -> None:
-        self._on_data(data)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._pipe_protocol.connection_lost(exc)
-
-
-def _framed_logs(
-    function: FunctionConfig,
-    request_id: str,
-    output: str,
-    *,
-    duration_ms: float,
-    max_memory_mb: int = 0,
-    init: tuple[float, str] | None = None,
-    note: str = "",
-    status: str = "",
-) -> str:
-    """An invocation's output between AWS's START / END / REPORT lines.
-
-    `init` (duration, output) is for a worker's first invocation, `note` for a line of
-    the platform's (timeout...), `status` for the REPORT line.
-    """
-    report = (
-        f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
-        f"\tBilled Duration: {math.ceil(duration_ms)} ms\tMemory Size: {function.memory_mb} MB"
-        f"\tMax Memory Used: {max_memory_mb} MB"
-    )
-    lines = ""
-    if init is not None:
-        lines += f"INIT_START Runtime Version: {function.runtime} ({_LOCAL_PYTHON})\n"
-        lines += _whole_lines(init[1])
-        report += f"\tInit Duration: {init[0]:.2f} ms"
-    if status:
-        report += f"\tStatus: {status}"
-    lines += f"START RequestId: {request_id} Version: $LATEST\n"
-    lines += _whole_lines(output) + _whole_lines(note)
-    return f"{lines}END RequestId: {request_id}\n{report}\n"
-
-
-def _whole_lines(text: str) -> str:
-    return text + "\n" if text and not text.endswith("\n") else text
 
 
 def _failed(request_id: str, error_type: str, message: str) -> InvocationResult:
@@ -744,21 +380,6 @@ def _failed(request_id: str, error_type: str, message: str) -> InvocationResult:
     )
     error = {"errorMessage": message, "errorType": error_type}
     return InvocationResult(request_id, None, error, logs, 0.0)
-
-
-def _exit_reason(transport: asyncio.SubprocessTransport) -> str:
-    """Like AWS: "... exit status 1", or "... signal: killed" after a SIGKILL."""
-    returncode = transport.get_returncode()
-    if returncode is None:
-        return "Runtime exited without providing a reason"
-    if returncode < 0:
-        name = signal.strsignal(-returncode) or f"signal {-returncode}"
-        return f"Runtime exited with error: signal: {name.lower()}"
-    return f"Runtime exited with error: exit status {returncode}"
-
-
-def _iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def moto_function_is_current(function: FunctionConfig) -> bool:
@@ -774,27 +395,3 @@ def moto_function_is_current(function: FunctionConfig) -> bool:
     except Exception:  # moto raises its UnknownFunctionException once it is deleted
         return False
     return current.code_sha_256 == function.code_sha256
-
-
-def refusing_bad_packages(
-    read: Callable[..., tuple[bytes, int, str, str]],
-) -> Callable[..., tuple[bytes, int, str, str]]:
-    """moto's reader of a deployment package, refusing what AWS refuses (check_package).
-
-    moto's CreateFunction / UpdateFunctionCode (and CloudFormation's AWS::Lambda::Function)
-    read the package through `_zipfile_content` or `_s3_content`; `local_aws.patches.moto`
-    puts this wrapper around both, so a refused package answers InvalidParameterValueException.
-    """
-    from moto.awslambda.exceptions import InvalidParameterValueException
-
-    def read_and_check(*args: Any, **kwargs: Any) -> tuple[bytes, int, str, str]:
-        content = read(*args, **kwargs)
-        try:
-            check_package(content[0])
-        except zipfile.BadZipFile:
-            pass  # moto's own answer for a package that is not a zip stays as it is
-        except ValueError as refused:
-            raise InvalidParameterValueException(str(refused)) from None
-        return content
-
-    return read_and_check

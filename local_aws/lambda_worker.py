@@ -61,7 +61,9 @@ except ImportError:
     resource = None
 
 FRAME = struct.Struct(">Ic")
-OUTPUT_LIMIT_BYTES = 256 * 1024  # same value as local_aws's lambda_runtime.OUTPUT_LIMIT_BYTES
+OUTPUT_LIMIT_BYTES = (
+    256 * 1024
+)  # same value as local_aws's lambda_worker_process.OUTPUT_LIMIT_BYTES
 # The interpreter, its shared libraries, thread stacks and malloc arenas take address space
 # that is not memory in use: 512 MB on top of MemorySize leaves room for them (an idle worker
 # with boto3 imported maps ~55 MB, ~190 MB with 8 threads), while 1 GB past MemorySize fails.

@@ -3,7 +3,7 @@
 Every assignment local_aws makes to moto is in `REPLACEMENTS` below: the class or module of
 moto's, the attribute, and how its replacement is made from moto's original. What the
 replacements do is local_aws's own behaviour and lives with it (`local_aws.cloudformation`
-for CloudFormation, `local_aws.lambda_runtime` for Lambda packages); this module only puts
+for CloudFormation, `local_aws.lambda_packages` for Lambda packages); this module only puts
 them in place. `RELIES_ON` lists every attribute of moto's they depend on and `ORIGINALS`
 keeps moto's originals, so `tests/unit/test_patches.py` can check them against moto.
 
@@ -30,7 +30,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_models import BaseModel
 
-from local_aws import cloudformation, lambda_runtime
+from local_aws import cloudformation, lambda_packages
 
 PINNED = {"moto": "5.2.5"}
 
@@ -97,8 +97,8 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     ),
     # moto takes deployment packages AWS refuses (over 250 MB unzipped, paths leaving the
     # package): CreateFunction, UpdateFunctionCode and templates read them through these two.
-    Replacement(lambda_models, "_zipfile_content", lambda_runtime.refusing_bad_packages),
-    Replacement(lambda_models, "_s3_content", lambda_runtime.refusing_bad_packages),
+    Replacement(lambda_models, "_zipfile_content", lambda_packages.refusing_bad_packages),
+    Replacement(lambda_models, "_s3_content", lambda_packages.refusing_bad_packages),
 )
 
 # moto's model lookups, cached: `install` clears them (see there).

@@ -20,8 +20,9 @@ from typing import Any
 
 import pytest
 
-from local_aws import lambda_runtime
-from local_aws.lambda_runtime import FunctionConfig, InvocationResult, LambdaRuntime
+from local_aws import lambda_packages, lambda_worker_process
+from local_aws.lambda_runtime import LambdaRuntime
+from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 
 ACCOUNT = "123456789012"
 
@@ -340,7 +341,7 @@ def test_worker_that_exits_during_init() -> None:
 
 
 def test_init_has_its_own_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(lambda_runtime, "INIT_TIMEOUT_SECONDS", 1.0)
+    monkeypatch.setattr(lambda_worker_process, "INIT_TIMEOUT_SECONDS", 1.0)
     slow_init = "import time\ntime.sleep(float('{}'))\ndef handler(e, c):\n    return 'ok'\n"
 
     async def scenario(runtime: LambdaRuntime) -> None:
@@ -618,8 +619,8 @@ def test_output_is_capped_per_invocation() -> None:
 
     for result in run(scenario):
         assert assert_ok(result) == "done"
-        assert lambda_runtime.TRUNCATED_LINE in result.logs
-        assert len(result.logs) < lambda_runtime.OUTPUT_LIMIT_BYTES + 2000
+        assert lambda_worker_process.TRUNCATED_LINE in result.logs
+        assert len(result.logs) < lambda_worker_process.OUTPUT_LIMIT_BYTES + 2000
 
 
 def test_packages_over_250_mb_unzipped_or_leaving_their_directory_are_refused() -> None:
@@ -630,13 +631,13 @@ def test_packages_over_250_mb_unzipped_or_leaving_their_directory_are_refused() 
             for _ in range(251):
                 entry.write(bytes(1 << 20))
     with pytest.raises(ValueError, match="Unzipped size must be smaller than 262144000 bytes"):
-        lambda_runtime.check_package(buffer.getvalue())
+        lambda_packages.check_package(buffer.getvalue())
     for name in ("../up.py", "/abs.py", "a/../../up.py"):
         escaping = io.BytesIO()
         with zipfile.ZipFile(escaping, "w") as archive:
             archive.writestr(name, "x")
         with pytest.raises(ValueError, match="bad path"):
-            lambda_runtime.check_package(escaping.getvalue())
+            lambda_packages.check_package(escaping.getvalue())
     bomb = function(ECHO)
     bomb = dataclasses.replace(bomb, code_zip=buffer.getvalue(), code_sha256="bomb")
 
