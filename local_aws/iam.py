@@ -7,15 +7,18 @@ local-aws-building-blocks.md §6.2); this small evaluator implements IAM's own m
 instead: `*` and `?` wildcards, case-insensitive actions, NotAction/NotResource, and an explicit
 Deny always wins over an Allow.
 
-Conditions are not evaluated. To err on the safe side, an Allow with a Condition allows
-nothing and a Deny with a Condition always denies.
+In a role's policies Conditions are not evaluated: to err on the safe side, an Allow with a
+Condition allows nothing and a Deny with a Condition always denies. In a function's resource
+policy (`AWS::Lambda::Permission`), conditions on `aws:SourceArn` and `aws:SourceAccount`
+with the String/Arn Equals/Like operators and their negations are evaluated; any other
+condition errs on the safe side in the same way.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -49,11 +52,11 @@ def check_invoke_allowed(function: Any, source_arn: str, principal: str) -> None
             continue
         if not _principal_matches(statement.get("Principal"), principal):
             continue
-        if not _source_matches(statement.get("Condition") or {}, source_arn):
-            continue
-        if statement.get("Effect") == "Deny":
+        holds = _invoke_condition_holds(statement.get("Condition") or {}, source_arn)
+        # A condition this evaluator cannot judge (None) errs on the safe side, as for roles.
+        if statement.get("Effect") == "Deny" and holds is not False:
             denied = True
-        elif statement.get("Effect") == "Allow":
+        elif statement.get("Effect") == "Allow" and holds is True:
             allowed = True
     if denied or not allowed:
         raise AccessDenied(
@@ -73,17 +76,42 @@ def _principal_matches(principal: Any, wanted: str) -> bool:
     return False
 
 
-def _source_matches(condition: dict[str, Any], source_arn: str) -> bool:
-    """ArnLike, ArnEquals, StringEquals or StringLike on aws:SourceArn (key in any case)."""
+# The condition operators a Lambda permission uses, on one request value and the statement's
+# values. ArnEquals is kept exact, as the SDKs describe it ("exact matching").
+_OPERATORS: dict[str, Callable[[list[str], str], bool]] = {
+    "ArnEquals": lambda patterns, value: value in patterns,
+    "StringEquals": lambda patterns, value: value in patterns,
+    "ArnLike": lambda patterns, value: _any_match(patterns, value, ignore_case=False),
+    "StringLike": lambda patterns, value: _any_match(patterns, value, ignore_case=False),
+    "ArnNotEquals": lambda patterns, value: value not in patterns,
+    "StringNotEquals": lambda patterns, value: value not in patterns,
+    "ArnNotLike": lambda patterns, value: not _any_match(patterns, value, ignore_case=False),
+    "StringNotLike": lambda patterns, value: not _any_match(patterns, value, ignore_case=False),
+}
+
+
+def _invoke_condition_holds(condition: dict[str, Any], source_arn: str) -> bool | None:
+    """Whether a permission's Condition holds for an invoke from `source_arn`.
+
+    The request's context has `aws:SourceArn` and `aws:SourceAccount` (keys in any case);
+    every operator must hold for every key. None if the condition uses another key or
+    operator, which this evaluator cannot judge.
+    """
+    parts = source_arn.split(":")
+    context = {
+        "aws:sourcearn": source_arn,
+        "aws:sourceaccount": parts[4] if len(parts) > 4 else "",
+    }
     for operator, values in condition.items():
+        test = _OPERATORS.get(operator)
+        if test is None or not isinstance(values, dict):
+            return None
         for key, patterns in values.items():
-            if key.lower() != "aws:sourcearn":
-                continue
-            exact = operator in ("ArnEquals", "StringEquals")
-            patterns = [patterns] if isinstance(patterns, str) else patterns
-            if exact and source_arn not in patterns:
-                return False
-            if not exact and not _any_match(patterns, source_arn, ignore_case=False):
+            value = context.get(str(key).lower())
+            if value is None:
+                return None
+            wanted = [patterns] if isinstance(patterns, str) else [str(p) for p in patterns]
+            if not test(wanted, value):
                 return False
     return True
 

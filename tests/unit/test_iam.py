@@ -353,3 +353,43 @@ def test_a_function_with_no_policy_attribute_is_denied() -> None:
     function.policy = None  # type: ignore[assignment]
     with pytest.raises(iam.AccessDenied):
         iam.check_invoke_allowed(function, SOURCE, APIGATEWAY)
+
+
+@pytest.mark.parametrize(
+    ("operator", "pattern"),
+    [
+        ("ArnNotLike", "arn:aws:execute-api:us-east-1:123456789012:otherapi/*"),
+        ("StringNotLike", "arn:aws:execute-api:us-east-1:123456789012:otherapi/*"),
+        ("ArnNotEquals", "arn:aws:execute-api:us-east-1:123456789012:otherapi/prod/$connect"),
+        ("StringNotEquals", "arn:aws:execute-api:us-east-1:123456789012:otherapi/prod/$connect"),
+    ],
+)
+def test_negated_operators_hold_when_the_source_does_not_match(operator: str, pattern: str) -> None:
+    """`Deny … ArnNotLike other-api/*` denies our API; an Allow with it allows our API."""
+    deny = _Function(_statement(), _statement("Deny", **{operator: {"aws:SourceArn": pattern}}))
+    with pytest.raises(iam.AccessDenied):
+        iam.check_invoke_allowed(deny, SOURCE, APIGATEWAY)
+    allow = _Function(_statement(**{operator: {"aws:SourceArn": pattern}}))
+    iam.check_invoke_allowed(allow, SOURCE, APIGATEWAY)
+    own = _Function(_statement(**{operator: {"aws:SourceArn": SOURCE}}))
+    with pytest.raises(iam.AccessDenied):
+        iam.check_invoke_allowed(own, SOURCE, APIGATEWAY)
+
+
+def test_source_account_is_part_of_the_condition() -> None:
+    """An Allow limited to another account does not let this account's API invoke."""
+    other = _Function(_statement(StringEquals={"aws:SourceAccount": "999999999999"}))
+    with pytest.raises(iam.AccessDenied):
+        iam.check_invoke_allowed(other, SOURCE, APIGATEWAY)
+    own = _Function(_statement(StringEquals={"aws:SourceAccount": SOURCE.split(":")[4]}))
+    iam.check_invoke_allowed(own, SOURCE, APIGATEWAY)
+
+
+def test_a_condition_it_cannot_judge_allows_nothing_and_always_denies() -> None:
+    unknown_key = {"StringEquals": {"aws:PrincipalOrgID": "o-123"}}
+    with pytest.raises(iam.AccessDenied):
+        iam.check_invoke_allowed(_Function(_statement(**unknown_key)), SOURCE, APIGATEWAY)
+    unknown_operator = {"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}
+    denied = _Function(_statement(), _statement("Deny", **unknown_operator))
+    with pytest.raises(iam.AccessDenied):
+        iam.check_invoke_allowed(denied, SOURCE, APIGATEWAY)
