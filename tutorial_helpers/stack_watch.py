@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC
 from typing import Any, TextIO
 
+import pandas as pd
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
@@ -34,6 +35,29 @@ def event_ids(cloudformation: Any, stack_id: str) -> set[str]:
     """The ids of the stack's events so far (to print only the ones that follow)."""
     events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
     return {event["EventId"] for event in events}
+
+
+def stack_events(cloudformation: Any, stack_id: str) -> pd.DataFrame:
+    """Every event of the stack so far, oldest first: logical id, type, status, reason.
+
+    `stack_id` may be the stack's name, or its id (ARN), which still answers after the
+    stack is deleted.
+    """
+    columns = ["logical id", "type", "status", "reason"]
+    paginator = cloudformation.get_paginator("describe_stack_events")
+    events = [
+        event for page in paginator.paginate(StackName=stack_id) for event in page["StackEvents"]
+    ]
+    rows = [
+        (
+            event["LogicalResourceId"],
+            event["ResourceType"],
+            event["ResourceStatus"],
+            event.get("ResourceStatusReason", ""),
+        )
+        for event in reversed(events)  # AWS lists the newest first
+    ]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def failure_reasons(cloudformation: Any, stack_id: str) -> list[str]:

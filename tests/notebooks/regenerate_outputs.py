@@ -1,16 +1,17 @@
 """Re-execute the notebooks against a fresh local_aws and store their outputs in place.
 
-    .venv/bin/python -m tests.notebooks.regenerate_outputs [notebooks/01_deploy.ipynb ...]
+    .venv/bin/python -m tests.notebooks.regenerate_outputs [notebooks/05_cleanup.ipynb ...]
 
 Run it after changing a notebook or what it shows; `pytest` then compares every new run with
-these outputs. The notebooks run in order (00 → 05) in one local_aws, as the test run does;
-with no argument, all of them.
+these outputs. The notebooks run in order (00 → 05) in one local_aws, as the test run does.
+With no argument all of them are run and saved. With arguments, the notebooks before the last
+one named run too, so that each starts from the state the test run gives it (05_cleanup
+deletes the stack 01–04 used), but only the named ones are saved.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -18,8 +19,8 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from tests.notebooks.plugin import LOCAL_AWS_ARGS, REMOVED, free_port, notebook_environment
-from tutorial_helpers.local_server import start_local_aws, stop_process
+from tests.notebooks.plugin import LOCAL_AWS_ARGS, REMOVED, notebook_environment
+from tests.support import LocalAwsProcess
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -40,7 +41,7 @@ def normalise(notebook: nbformat.NotebookNode) -> None:
                 output.traceback = output.traceback[-1:]
 
 
-def execute(path: Path) -> None:
+def execute(path: Path, *, save: bool) -> None:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -51,27 +52,32 @@ def execute(path: Path) -> None:
         skip_cells_with_tag="skip-execution",
     )
     client.execute()
-    normalise(notebook)
-    nbformat.write(notebook, path)
+    if save:
+        normalise(notebook)
+        nbformat.write(notebook, path)
 
 
 def main(arguments: list[str]) -> int:
-    paths = [Path(argument).resolve() for argument in arguments] or sorted(
-        NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
-    )
-    port = free_port()
-    log_path = Path(tempfile.mkdtemp()) / "local_aws.log"
-    server = start_local_aws(port, *LOCAL_AWS_ARGS, log_path=log_path)
-    os.environ.update(notebook_environment(port))
-    for name in REMOVED:
-        os.environ.pop(name, None)
-    try:
-        for path in paths:
-            print(f"executing {path.relative_to(ROOT)}", flush=True)
-            execute(path)
-    finally:
-        stop_process(server)
-        shutil.rmtree(log_path.parent)
+    every_notebook = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    named = {Path(argument).resolve() for argument in arguments} or set(every_notebook)
+    unknown = named - set(every_notebook)
+    if unknown:
+        print(f"not a lesson notebook: {', '.join(map(str, sorted(unknown)))}", file=sys.stderr)
+        return 2
+    last = max(every_notebook.index(path) for path in named)
+    with tempfile.TemporaryDirectory() as log_directory:
+        server = LocalAwsProcess(*LOCAL_AWS_ARGS, log_path=Path(log_directory) / "local_aws.log")
+        os.environ.update(notebook_environment(server.port))
+        for name in REMOVED:
+            os.environ.pop(name, None)
+        try:
+            for path in every_notebook[: last + 1]:
+                save = path in named
+                action = "executing" if save else "executing (not saved)"
+                print(f"{action} {path.relative_to(ROOT)}", flush=True)
+                execute(path, save=save)
+        finally:
+            server.stop()
     return 0
 
 
