@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from nbval.plugin import get_sanitize_patterns
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 AWS_ONLY = {"nbval-skip", "skip-execution"}
+SANITIZE = ROOT / "tests" / "notebooks" / "sanitize.cfg"
 
 
 def load(path: Path) -> dict[str, Any]:
@@ -28,6 +30,13 @@ def source(cell: dict[str, Any]) -> str:
 
 def tags(cell: dict[str, Any]) -> set[str]:
     return set(cell["metadata"].get("tags", []))
+
+
+def sanitized(text: str) -> str:
+    """`text` as nbval compares it: every rule of sanitize.cfg applied, in order."""
+    for regex, replace in get_sanitize_patterns(SANITIZE.read_text()):
+        text = re.sub(regex, replace, text)
+    return text
 
 
 def test_the_six_lessons_are_there() -> None:
@@ -82,3 +91,43 @@ def test_outputs_name_no_local_paths(path: Path) -> None:
     assert str(ROOT) not in outputs
     assert not re.search(r"/(home|Users|tmp|root)/", outputs)
     assert "site-packages" not in outputs
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_an_ignored_output_is_followed_by_a_checked_one(path: Path) -> None:
+    """A cell whose output is not compared (a progress bar, random ids) is followed by one that
+    prints the facts to check, and that output is compared."""
+    cells = [cell for cell in load(path)["cells"] if cell["cell_type"] == "code"]
+    for cell, following in zip(cells, [*cells[1:], None], strict=True):
+        if "nbval-ignore-output" in tags(cell):
+            assert following is not None, source(cell)
+            assert not {"nbval-ignore-output", "nbval-skip"} & tags(following), source(cell)
+            assert following["outputs"], source(following)
+
+
+def test_sanitizers_keep_a_wrong_forwarded_port() -> None:
+    """X-Forwarded-Port is replaced only where it is local_aws's port (the Host header's)."""
+
+    def table_form(port: int, forwarded: int) -> str:
+        return f"headers.Host  127.0.0.1:{port}\nheaders.X-Forwarded-Port  {forwarded}\n"
+
+    def json_form(port: int, forwarded: int) -> str:
+        return f'"Host": {{"S": "127.0.0.1:{port}"}},\n"X-Forwarded-Port": {{\n "S": "{forwarded}"'
+
+    for form in (table_form, json_form):
+        assert sanitized(form(49087, 49087)) == sanitized(form(50123, 50123))  # each run's port
+        assert sanitized(form(49087, 443)) != sanitized(form(49087, 49087))
+        assert sanitized(form(4908, 49087)) != sanitized(form(4908, 4908))
+
+
+def test_sanitizers_replace_random_ids_but_not_the_made_up_stale_one() -> None:
+    assert (
+        sanitized("74OvsK40VSbLvy4=  alice") == sanitized("4t-LkGu9oQXrBLw=  alice") == "ID  alice"
+    )
+    assert sanitized("AAAAAAAAAAAAAAA=  dave") == "AAAAAAAAAAAAAAA=  dave"
+
+
+def test_sanitizers_tell_a_five_digit_year_from_a_four_digit_one() -> None:
+    seconds, milliseconds = "2026-11-27 15:04:51+00:00", "58870-10-16 18:46:38+00:00"
+    assert sanitized(seconds) == "DATETIME"
+    assert sanitized(milliseconds) != sanitized(seconds)
