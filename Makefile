@@ -54,6 +54,14 @@ test: $(BIN)/.installed lint
 bench: $(BIN)/.installed
 	$(BIN)/python -m benchmarks
 
+## mutants: mutation testing (not part of `make test`; docs/mutation-testing.md): the curated
+# behavioural mutants of the gateway and @connections, then cosmic-ray over the pure modules
+# (MUTANTS="routing --sample 20" picks modules and options of tests/mutants/run.py)
+.PHONY: mutants
+mutants: $(BIN)/.installed
+	$(BIN)/python -m tests.mutants.behavioural
+	$(BIN)/python -m tests.mutants.run $(MUTANTS)
+
 ## clean-aws: delete every workshop stack in your real AWS account (TUTORIAL_TARGET=aws)
 clean-aws: $(BIN)/.installed
 	TUTORIAL_TARGET=aws $(BIN)/python -m tutorial_helpers.cleanup
