@@ -1,12 +1,10 @@
 """Re-execute the notebooks against a fresh local_aws and store their outputs in place.
 
-    .venv/bin/python -m tests.notebooks.regenerate_outputs [notebooks/05_cleanup.ipynb ...]
+    .venv/bin/python -m tests.notebooks.regenerate_outputs [notebooks/01_deploy.ipynb ...]
 
 Run it after changing a notebook or what it shows; `pytest` then compares every new run with
-these outputs. The notebooks run in order (00 → 05) in one local_aws, as the test run does.
-With no argument all of them are run and saved. With arguments, the notebooks before the last
-one named run too, so that each starts from the state the test run gives it (05_cleanup
-deletes the stack 01–04 used), but only the named ones are saved.
+these outputs. The notebooks run in order (00 → 05) in one local_aws, as the test run does;
+with no argument, all of them. (Each one also gives the same compared output on its own.)
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ def normalise(notebook: nbformat.NotebookNode) -> None:
                 output.traceback = output.traceback[-1:]
 
 
-def execute(path: Path, *, save: bool) -> None:
+def execute(path: Path) -> None:
     notebook = nbformat.read(path, as_version=4)
     client = NotebookClient(
         notebook,
@@ -52,30 +50,23 @@ def execute(path: Path, *, save: bool) -> None:
         skip_cells_with_tag="skip-execution",
     )
     client.execute()
-    if save:
-        normalise(notebook)
-        nbformat.write(notebook, path)
+    normalise(notebook)
+    nbformat.write(notebook, path)
 
 
 def main(arguments: list[str]) -> int:
-    every_notebook = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-    named = {Path(argument).resolve() for argument in arguments} or set(every_notebook)
-    unknown = named - set(every_notebook)
-    if unknown:
-        print(f"not a lesson notebook: {', '.join(map(str, sorted(unknown)))}", file=sys.stderr)
-        return 2
-    last = max(every_notebook.index(path) for path in named)
+    paths = [Path(argument).resolve() for argument in arguments] or sorted(
+        NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
+    )
     with tempfile.TemporaryDirectory() as log_directory:
         server = LocalAwsProcess(*LOCAL_AWS_ARGS, log_path=Path(log_directory) / "local_aws.log")
         os.environ.update(notebook_environment(server.port))
         for name in REMOVED:
             os.environ.pop(name, None)
         try:
-            for path in every_notebook[: last + 1]:
-                save = path in named
-                action = "executing" if save else "executing (not saved)"
-                print(f"{action} {path.relative_to(ROOT)}", flush=True)
-                execute(path, save=save)
+            for path in sorted(paths):
+                print(f"executing {path.relative_to(ROOT)}", flush=True)
+                execute(path)
         finally:
             server.stop()
     return 0
