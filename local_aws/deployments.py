@@ -39,6 +39,8 @@ class Integration:
     passthrough_behavior: str | None
     timeout_seconds: float
     responses: tuple[IntegrationResponse, ...]
+    # e.g. {"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"}
+    request_parameters: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,20 @@ class Route:
     route_key: str
     integration: Integration | None
     two_way: bool  # reference §3.4: a reply is sent only if the route has a route response
+    authorization_type: str = "NONE"  # NONE, AWS_IAM or CUSTOM (only `$connect` has one)
+    authorizer_id: str | None = None  # the CUSTOM route's authorizer
+
+
+@dataclass(frozen=True)
+class Authorizer:
+    """An API's Lambda authorizer, as `local_aws.authorizers` calls it."""
+
+    authorizer_id: str
+    authorizer_type: str  # REQUEST for WebSocket APIs
+    uri: str | None  # the function's invocation URI
+    identity_sources: tuple[str, ...]  # e.g. route.request.querystring.token
+    result_ttl_seconds: int  # 0: no caching
+    credentials_arn: str | None = None  # a role API Gateway assumes to invoke the function
 
 
 @dataclass(frozen=True)
@@ -59,6 +75,7 @@ class DeployedApi:
     route_selection_expression: str
     routes: dict[str, Route]
     stage_variables: dict[str, str] = field(default_factory=dict)
+    authorizers: dict[str, Authorizer] = field(default_factory=dict)
 
 
 def snapshot(account_id: str, region: str, api_id: str, stage: str) -> DeployedApi:
@@ -74,7 +91,13 @@ def snapshot(account_id: str, region: str, api_id: str, stage: str) -> DeployedA
             if moto_integration is not None:
                 integration = _copy_integration(moto_integration)
         two_way = bool(route.route_responses) or bool(route.route_response_selection_expression)
-        routes[route.route_key] = Route(route.route_key, integration, two_way)
+        routes[route.route_key] = Route(
+            route.route_key,
+            integration,
+            two_way,
+            authorization_type=route.authorization_type or "NONE",
+            authorizer_id=route.authorizer_id,
+        )
     return DeployedApi(
         account_id=account_id,
         region=region,
@@ -83,6 +106,28 @@ def snapshot(account_id: str, region: str, api_id: str, stage: str) -> DeployedA
         route_selection_expression=api.route_selection_expression,
         routes=routes,
         stage_variables=dict(moto_stage.stage_variables or {}) if moto_stage else {},
+        authorizers={
+            authorizer.id: _copy_authorizer(authorizer)
+            for authorizer in list(api.authorizers.values())
+        },
+    )
+
+
+def _copy_authorizer(authorizer: Any) -> Authorizer:
+    sources = authorizer.identity_source or ()
+    if isinstance(sources, str):  # the API takes a comma-separated string, CloudFormation a list
+        sources = sources.split(",")
+    try:
+        ttl = int(authorizer.auth_result_ttl or 0)
+    except (TypeError, ValueError):
+        ttl = 0
+    return Authorizer(
+        authorizer_id=authorizer.id,
+        authorizer_type=authorizer.authorizer_type or "",
+        uri=authorizer.authorizer_uri,
+        identity_sources=tuple(str(source).strip() for source in sources if str(source).strip()),
+        result_ttl_seconds=max(0, min(ttl, 3600)),  # AWS's maximum is 3600 s
+        credentials_arn=authorizer.auth_creds_arn,
     )
 
 
@@ -106,6 +151,7 @@ def _copy_integration(integration: Any) -> Integration:
         passthrough_behavior=integration.passthrough_behavior,
         timeout_seconds=min(integration.timeout_in_millis or 29000, 29000) / 1000,
         responses=responses,
+        request_parameters=dict(integration.request_parameters or {}),
     )
 
 
@@ -227,6 +273,7 @@ class Deployments:
             route_selection_expression=deployed.route_selection_expression,
             routes=deployed.routes,
             stage_variables=stage_variables,
+            authorizers=deployed.authorizers,
         )
 
 
