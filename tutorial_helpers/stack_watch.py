@@ -1,5 +1,8 @@
 """Follow a CloudFormation stack while it changes: its events as lines, a progress bar, its end.
 
+`stack_events` gives all of a stack's events afterwards as a table (no times), for the lessons
+to count by resource type and status.
+
 Throttled calls (many learners polling one account) are retried by botocore itself, with
 the backoff `target.AWS_CLIENT_CONFIG` sets: the helpers add no retry loop of their own.
 """
