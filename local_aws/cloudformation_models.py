@@ -233,6 +233,24 @@ def _create_integration_response(properties: Properties, context: Context) -> st
     return response.id
 
 
+def _create_authorizer(properties: Properties, context: Context) -> str:
+    ttl = properties.get("AuthorizerResultTtlInSeconds")
+    authorizer = context.backend.create_authorizer(
+        api_id=properties["ApiId"],
+        auth_creds_arn=properties.get("AuthorizerCredentialsArn"),
+        auth_payload_format_version=properties.get("AuthorizerPayloadFormatVersion"),
+        auth_result_ttl=str(ttl) if ttl is not None else None,
+        authorizer_type=properties["AuthorizerType"],
+        authorizer_uri=properties.get("AuthorizerUri"),
+        enable_simple_response=properties.get("EnableSimpleResponses"),
+        identity_source=properties.get("IdentitySource"),
+        identity_validation_expr=properties.get("IdentityValidationExpression"),
+        jwt_config=properties.get("JwtConfiguration"),
+        name=properties.get("Name", context.resource_name),
+    )
+    return authorizer.id
+
+
 def _create_deployment(properties: Properties, context: Context) -> str:
     api_id = properties["ApiId"]
     deployments = context.deployments
@@ -351,6 +369,12 @@ API_GATEWAY_V2_TYPES: tuple[ApiGatewayV2Type, ...] = (
         create=_create_integration_response,
         delete=_delete_child("delete_integration_response"),
         owners=("ApiId", "IntegrationId"),
+    ),
+    ApiGatewayV2Type(
+        "Authorizer",
+        create=_create_authorizer,
+        delete=_delete_child("delete_authorizer"),
+        attributes={"AuthorizerId": _physical_resource_id},
     ),
     ApiGatewayV2Type(
         "Deployment",
