@@ -93,6 +93,20 @@ def test_disconnect_event_has_aws_odd_headers_and_status() -> None:
     assert event["requestContext"]["disconnectReason"] == ""
 
 
+def test_disconnect_event_carries_the_close_reason() -> None:
+    request = events.Request(
+        client(),
+        "DISCONNECT",
+        "$disconnect",
+        "R",
+        2,
+        disconnect_status_code=4321,
+        disconnect_reason="see you",
+    )
+    context = events.proxy_event(request)["requestContext"]
+    assert (context["disconnectStatusCode"], context["disconnectReason"]) == (4321, "see you")
+
+
 def test_error_frame_is_byte_exact() -> None:
     frame = events.error_frame("Forbidden", "XDmENcnwIE0CFEQ=", "XDmGEE2RoE0FRdQ=")
     assert frame == (
