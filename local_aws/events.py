@@ -51,6 +51,10 @@ class Client:
     multi_value_headers: dict[str, list[str]] = field(default_factory=dict)
     query: dict[str, str] = field(default_factory=dict)
     multi_value_query: dict[str, list[str]] = field(default_factory=dict)
+    # Hop-by-hop headers (Connection, Upgrade): only the authorizer's event has them.
+    hop_by_hop_headers: dict[str, str] = field(default_factory=dict)
+    # `requestContext.authorizer` once a Lambda authorizer allowed the connection.
+    authorizer: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,8 @@ def request_context(request: Request) -> dict[str, object]:
     """`requestContext` as AWS builds it, keys in AWS's order."""
     client = request.client
     context: dict[str, object] = {"routeKey": request.route_key}
+    if client.authorizer is not None:  # after routeKey, as in captures
+        context["authorizer"] = dict(client.authorizer)
     if request.message_id is not None:
         context["messageId"] = request.message_id
     if request.event_type == "DISCONNECT":

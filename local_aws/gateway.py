@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from uvicorn.protocols.utils import ClientDisconnected
 
 from local_aws import events, routing
+from local_aws.authorizers import Authorizers
 from local_aws.connections import Connection, OpenConnections
 from local_aws.deployments import DeployedApi, Route
 from local_aws.integrations import Integrations, Outcome, reply_frame
@@ -41,6 +42,7 @@ class Gateway:
         self._integrations = integrations
         self._connections = connections
         self._settings = settings
+        self._authorizers = Authorizers(integrations, settings.integration_timeout_seconds)
 
     async def serve(
         self, deployed: DeployedApi, scope: dict[str, Any], receive: Any, send: Any
@@ -53,6 +55,11 @@ class Gateway:
         connect = events.Request(
             client, "CONNECT", "$connect", events.new_id(), request_time_epoch=client.connected_at
         )
+        decision = await self._authorizers.authorize(deployed, connect)
+        if not decision.allowed:
+            await _refuse_handshake(send, decision.status)
+            return
+        client.authorizer = decision.context  # in every event of this connection from now on
         outcome = await self._run_route(deployed, deployed.routes.get("$connect"), connect)
         if outcome is not None and not outcome.ok:
             await _refuse_handshake(send, self._handshake_status(deployed, outcome))
@@ -233,9 +240,11 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
     """
     headers: dict[str, str] = {}
     multi_value_headers: dict[str, list[str]] = {}
+    hop_by_hop_headers: dict[str, str] = {}
     for raw_name, raw_value in scope["headers"]:
         name, value = raw_name.decode("latin-1"), _decode_header(raw_value)
         if name.lower() in _DROPPED_HEADERS:
+            hop_by_hop_headers[name] = value
             continue
         headers[name] = value
         multi_value_headers.setdefault(name, []).append(value)
@@ -270,6 +279,7 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
         multi_value_headers=multi_value_headers,
         query=query,
         multi_value_query=multi_value_query,
+        hop_by_hop_headers=hop_by_hop_headers,
     )
 
 
