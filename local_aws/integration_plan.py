@@ -6,6 +6,8 @@ strings), so each is tested with plain values. Running the call (the IAM check, 
 Lambda worker) is `local_aws.integrations`' job, the one step with effects.
 
     service_target(uri)                      which service action (AWS integrations)
+    lambda_function_arn(uri, stage_vars)     which function (AWS and AWS_PROXY Lambda)
+    mock_status(rendered)                    the status a MOCK integration answers with
     request_template / passthrough_body      how the request becomes the service request
     render_request                           the request template, rendered
     service_call(...)                        everything the call needs, IAM resource included
@@ -15,26 +17,24 @@ Lambda worker) is `local_aws.integrations`' job, the one step with effects.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
 
 from local_aws import events, routing, services, vtl
 from local_aws.deployments import Integration, IntegrationResponse
+from local_aws.service_calls import protocols
 
 logger = logging.getLogger(__name__)
 
-# DynamoDB's own limit on a table name: a longer one cannot exist, so it is not looked up
-# against the role's policies (wildcard matching costs grow with the name's length).
-_MAX_TABLE_NAME = 255
-
 _SERVICE_URI = re.compile(
-    r"^arn:[\w-]+:apigateway:(?P<region>[\w-]+):(?P<service>[\w-]+):action/(?P<action>\w+)$"
+    r"^arn:[\w-]+:apigateway:(?P<region>[\w-]+):(?P<service>[\w-]+):"
+    r"(?:action/(?P<action>\w+)|path/(?P<path>[\w.-]+/[\w.-]+))$"
 )
 _LAMBDA_URI = re.compile(
     r"^arn:[\w-]+:apigateway:[\w-]+:lambda:path/[^/]+/functions/(?P<function>.+)/invocations$"
 )
+_STAGE_VARIABLE = re.compile(r"\$\{stageVariables\.(?P<name>[A-Za-z0-9_]+)\}")
 
 
 # --------------------------------------------------------------------------------------
@@ -44,11 +44,16 @@ _LAMBDA_URI = re.compile(
 
 @dataclass(frozen=True)
 class ServiceTarget:
-    """The service action an `AWS` integration URI names, e.g. dynamodb PutItem."""
+    """The service action an `AWS` integration URI names, e.g. dynamodb PutItem.
+
+    A `path/` URI (SQS: `sqs:path/{account}/{queue}`) names a resource instead; the action
+    is then the request's own `Action` parameter.
+    """
 
     service: str
-    action: str
+    action: str | None
     region: str
+    path: str | None = None
 
 
 def service_target(uri: str | None) -> ServiceTarget | None:
@@ -56,12 +61,26 @@ def service_target(uri: str | None) -> ServiceTarget | None:
     match = _SERVICE_URI.match(uri or "")
     if not match or not services.supports(match["service"]):
         return None
-    return ServiceTarget(match["service"], match["action"], match["region"])
+    protocol = protocols.PROTOCOLS[match["service"]]
+    if match["path"] is not None and not protocol.path_uris:
+        return None
+    return ServiceTarget(match["service"], match["action"], match["region"], match["path"])
 
 
-def lambda_function_arn(uri: str | None) -> str | None:
-    """The function an `AWS_PROXY` invocation URI names; None if it is not one."""
-    match = _LAMBDA_URI.match(uri or "")
+def with_stage_variables(text: str | None, stage_variables: dict[str, str]) -> str | None:
+    """`${stageVariables.name}` replaced by the stage's value (an unset one by nothing), as
+    API Gateway does in a Lambda function's ARN and in the credentials' role ARN."""
+    if not text or "${" not in text:
+        return text
+    return _STAGE_VARIABLE.sub(lambda match: stage_variables.get(match["name"], ""), text)
+
+
+def lambda_function_arn(
+    uri: str | None, stage_variables: dict[str, str] | None = None
+) -> str | None:
+    """The function a Lambda invocation URI (`AWS` or `AWS_PROXY`) names; None if it is not
+    one. Stage variables in it are replaced first."""
+    match = _LAMBDA_URI.match(with_stage_variables(uri, stage_variables or {}) or "")
     return match["function"] if match else None
 
 
@@ -93,6 +112,26 @@ def passthrough_body(integration: Integration, body: str | None) -> str | None:
     return body or ""
 
 
+MOCK_STATUS_ERROR = (
+    "Execution failed due to configuration error: statusCode should be an integer which "
+    "defined in request template"
+)
+
+
+def mock_status(rendered: str, from_template: bool) -> int | None:
+    """The status a `MOCK` integration answers with: the request's `statusCode`.
+
+    API Gateway reads it from the rendered request template; a template that gives no
+    integer `statusCode` is a configuration error (None, logged as `MOCK_STATUS_ERROR`).
+    A body passed through without a template answers 200 unless it names a status.
+    """
+    request = protocols.json_object(rendered) if rendered else None
+    status = request.get("statusCode") if request is not None else None
+    if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
+        return status
+    return None if from_template else 200
+
+
 def request_params(request: events.Request) -> dict[str, dict[str, str]]:
     """`$input.params()`: query string and headers, which only `$connect` has (reference
     §3.1); WebSocket routes have no path parameters."""
@@ -122,20 +161,26 @@ def render_request(
 
 
 def resource_arn(service: str, region: str, account_id: str, body: str) -> str | None:
-    """The ARN the IAM check is made against (DynamoDB: the table named in the request).
+    """The first ARN the IAM check is made against (DynamoDB: the table named in the
+    request); None for a request the service cannot read (it names nothing)."""
+    arns = protocols.resource_arns(service, region, account_id, None, body)
+    return arns[0] if arns else None
 
-    None for a body that is not a JSON object: it names nothing, and DynamoDB refuses it.
+
+_HEADER_PARAMETER = "integration.request.header."
+
+
+def static_headers(request_parameters: dict[str, str]) -> dict[str, str]:
+    """The request headers the integration sets to static values (`'...'`, quoted).
+
+    Values mapped from the request (`route.request.body.x`, `context.x`) are not sent:
+    local_aws does not evaluate them, and none of the services it runs reads other headers.
     """
-    try:
-        request = json.loads(body)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(request, dict):
-        return None
-    table = request.get("TableName", "*")
-    if not isinstance(table, str) or len(table) > _MAX_TABLE_NAME:
-        table = "*"  # no such table: the call fails in DynamoDB, not in a slow match
-    return f"arn:aws:{service}:{region}:{account_id}:table/{table}"  # local_aws is partition aws
+    headers = {}
+    for name, value in request_parameters.items():
+        if name.startswith(_HEADER_PARAMETER) and len(value) >= 2 and value[0] == value[-1] == "'":
+            headers[name[len(_HEADER_PARAMETER) :]] = value[1:-1]
+    return headers
 
 
 @dataclass(frozen=True)
@@ -146,20 +191,54 @@ class ServiceCall:
     account_id: str
     role_arn: str  # the integration's CredentialsArn
     body: str  # the service request, rendered
-    # What the IAM check is made against. None: a body that is not a JSON object, which
-    # DynamoDB refuses (400 SerializationException) before any authorization.
-    resource_arn: str | None
+    # What the IAM check is made against. None: a request the service cannot read (a body
+    # that is not a JSON object), which it refuses before any authorization.
+    resource_arns: tuple[str, ...] | None
+    action: str | None = None  # the action run: the URI's, or the request's own
+    headers: tuple[tuple[str, str], ...] = ()  # Content-Type, X-Amz-Target
+
+    @property
+    def resource_arn(self) -> str | None:
+        return self.resource_arns[0] if self.resource_arns else None
 
     @property
     def permission(self) -> str:
         """The IAM action the role must allow, e.g. `dynamodb:PutItem`."""
-        return f"{self.target.service}:{self.target.action}"
+        return f"{self.target.service}:{self.action or self.target.action}"
 
 
-def service_call(target: ServiceTarget, account_id: str, role_arn: str, body: str) -> ServiceCall:
-    """The call an `AWS` integration makes with the rendered request ``body``."""
-    resource = resource_arn(target.service, target.region, account_id, body)
-    return ServiceCall(target, account_id, role_arn, body, resource)
+def service_call(
+    target: ServiceTarget,
+    account_id: str,
+    role_arn: str,
+    body: str,
+    request_parameters: dict[str, str] | None = None,
+) -> ServiceCall:
+    """The call an `AWS` integration makes with the rendered request ``body``.
+
+    The action run is the one the service will read: a query-protocol request's `Action`
+    parameter, a JSON request's `X-Amz-Target` if the integration sets one, else the URI's.
+    """
+    protocol = protocols.PROTOCOLS[target.service]
+    headers = {"Content-Type": protocol.content_type}
+    given = {
+        name.lower(): value for name, value in static_headers(request_parameters or {}).items()
+    }
+    if "content-type" in given:
+        headers["Content-Type"] = given["content-type"]
+    action = target.action
+    if protocol.query:
+        action = protocols.form_params(body).get("Action") or action
+    else:
+        amz_target = given.get("x-amz-target") or f"{protocol.target_prefix}.{action}"
+        headers["X-Amz-Target"] = amz_target
+        action = amz_target.rpartition(".")[2] or action
+    resources = protocols.resource_arns(
+        target.service, target.region, account_id, target.path, body
+    )
+    return ServiceCall(
+        target, account_id, role_arn, body, resources, action, tuple(sorted(headers.items()))
+    )
 
 
 # --------------------------------------------------------------------------------------
@@ -168,18 +247,20 @@ def service_call(target: ServiceTarget, account_id: str, role_arn: str, body: st
 
 
 def select_integration_response(
-    responses: tuple[IntegrationResponse, ...], status: int
+    responses: tuple[IntegrationResponse, ...], value: int | str | None
 ) -> IntegrationResponse | None:
-    """The integration response whose key matches the status (reference §3.3).
+    """The integration response whose key matches the selection value (reference §3.3).
 
-    Keys are `/regex/` matched against the whole status code, e.g. `/2\\d\\d/`; `$default`
-    is the catch-all when no regex matches.
+    The value is the status code (`$integration.response.statuscode`: service and `MOCK`
+    integrations) or a Lambda function's `errorMessage` (`AWS` Lambda integrations; None when
+    the function succeeded, which only `$default` matches). Keys are `/regex/` matched
+    against the whole value, e.g. `/2\\d\\d/`; `$default` is the catch-all.
     """
-    for response in responses:
+    for response in responses if value is not None else ():
         key = response.key
         if len(key) > 2 and key.startswith("/") and key.endswith("/"):
             try:
-                if re.fullmatch(key[1:-1], str(status)):
+                if re.fullmatch(key[1:-1], str(value)):
                     return response
             except re.error:  # a configuration mistake worth a line in the log
                 logger.error("integration response key %s is not a valid regex", key)
@@ -196,11 +277,13 @@ class ResponsePlan:
     template: str | None = None  # the response template to render; None: the answer as is
 
 
-def response_plan(responses: tuple[IntegrationResponse, ...], status: int) -> ResponsePlan:
-    """Pick the integration response for ``status`` and its response template."""
+def response_plan(
+    responses: tuple[IntegrationResponse, ...], value: int | str | None
+) -> ResponsePlan:
+    """Pick the integration response for the selection ``value`` and its response template."""
     if not responses:
         return ResponsePlan(matched=True)
-    selected = select_integration_response(responses, status)
+    selected = select_integration_response(responses, value)
     if selected is None:
         return ResponsePlan(matched=False)
     key = routing.static_key(selected.template_selection_expression) or "$default"

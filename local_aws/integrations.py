@@ -1,9 +1,13 @@
 """Integrations: what a route calls, and what comes back.
 
-- `AWS`: render the request template (VTL), check the `CredentialsArn` role, call the service
-  action in process, pick the integration response by status (reference §3.3, §7.7, §7.8).
+- `AWS` to a service: render the request template (VTL), check the `CredentialsArn` role,
+  call the service action in process, pick the integration response by status (reference
+  §3.3, §7.7, §7.8).
+- `AWS` to Lambda: the rendered request template is the function's event; its result, or
+  its `errorMessage`, picks the integration response.
 - `AWS_PROXY`: build the Lambda proxy event and run the deployed function's code in a warm
   worker (reference §5.2).
+- `MOCK`: the rendered request template's `statusCode` picks the integration response.
 
 What is decided from data alone (the target, the templates, the IAM resource, the integration
 response) is in `integration_plan`, as pure functions; this module runs the call.
@@ -31,6 +35,7 @@ from local_aws import events, iam, integration_plan, lambda_logs, services
 from local_aws.deployments import DeployedApi, Integration
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_worker_process import FunctionConfig
+from local_aws.service_calls import moto_calls, protocols
 
 logger = logging.getLogger(__name__)
 
@@ -75,16 +80,21 @@ class Integrations:
     ) -> Outcome:
         """Call the integration; never raises for anything a client or a function does."""
         try:
-            if integration.integration_type == "AWS_PROXY":
+            kind = integration.integration_type
+            if kind == "AWS_PROXY":
                 call = self._lambda_proxy(deployed, integration, request)
-            elif integration.integration_type == "AWS":
+            elif kind == "AWS" and integration_plan.lambda_function_arn(integration.uri):
+                call = self._lambda_custom(deployed, integration, request)
+            elif kind == "AWS":
                 call = self._in_thread(
                     deployed.api_id, _call_service, deployed, integration, request
                 )
+            elif kind == "MOCK":
+                call = self._in_thread(deployed.api_id, _call_mock, deployed, integration, request)
             else:
                 logger.error(
                     "%s integrations are not supported by local_aws (route %s); "
-                    "use AWS or AWS_PROXY",
+                    "use AWS, AWS_PROXY or MOCK",
                     integration.integration_type,
                     request.route_key,
                 )
@@ -124,11 +134,7 @@ class Integrations:
     async def _lambda_proxy(
         self, deployed: DeployedApi, integration: Integration, request: events.Request
     ) -> Outcome:
-        function_arn = integration_plan.lambda_function_arn(integration.uri)
-        if function_arn is None:
-            logger.error("not a Lambda invocation URI: %s", integration.uri)
-            return Outcome(500, error=INTERNAL_SERVER_ERROR)
-        function = self._functions.get(deployed, function_arn, request.route_key)
+        function = self._function(deployed, integration, request)
         if function is None:
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
         result = await self._runtime.invoke(function, events.proxy_event(request))
@@ -137,6 +143,60 @@ class Integrations:
             logger.info("function %s failed: %s", function.name, result.error.get("errorMessage"))
             return Outcome(502, error=INTERNAL_SERVER_ERROR)
         return _proxy_outcome(result.payload)
+
+    async def _lambda_custom(
+        self, deployed: DeployedApi, integration: Integration, request: events.Request
+    ) -> Outcome:
+        """An `AWS` (non-proxy) Lambda integration: the rendered request template is the
+        event; the result (or the error) goes through the integration responses."""
+        function = self._function(deployed, integration, request)
+        if function is None:
+            return Outcome(500, error=INTERNAL_SERVER_ERROR)
+        body = await self._in_thread(
+            deployed.api_id, _service_request, integration, request, deployed
+        )
+        if body is None:  # no template matched and passthrough is not allowed
+            return Outcome(415, error="Unsupported Media Type")
+        try:
+            event = json.loads(body) if body.strip() else {}
+        except ValueError as error:
+            # Lambda refuses a payload that is not JSON (InvalidRequestContentException).
+            logger.warning(
+                "route %s: the request template did not render JSON, so Lambda refuses it: %s",
+                request.route_key,
+                error,
+            )
+            return Outcome(500, error=INTERNAL_SERVER_ERROR)
+        result = await self._runtime.invoke(function, event)
+        self._logs.add(deployed.account_id, deployed.region, function.name, result)
+        if result.error is not None:
+            message = str(result.error.get("errorMessage", ""))
+            logger.info("function %s failed: %s", function.name, message)
+            answer, selection = json.dumps(result.error), message
+        else:
+            answer, selection = json.dumps(result.payload), None
+        return await self._in_thread(
+            deployed.api_id,
+            _integration_outcome,
+            integration,
+            request,
+            deployed,
+            200,
+            answer,
+            selection,
+        )
+
+    def _function(
+        self, deployed: DeployedApi, integration: Integration, request: events.Request
+    ) -> FunctionConfig | None:
+        """The function the integration's URI names, if API Gateway may invoke it."""
+        function_arn = integration_plan.lambda_function_arn(
+            integration.uri, deployed.stage_variables
+        )
+        if function_arn is None:
+            logger.error("not a Lambda invocation URI: %s", integration.uri)
+            return None
+        return self._functions.get(deployed, function_arn, request.route_key)
 
 
 def _proxy_outcome(payload: object) -> Outcome:
@@ -239,17 +299,22 @@ def _call_service(
     target = integration_plan.service_target(integration.uri)
     if target is None:
         logger.error(
-            "local_aws runs DynamoDB actions only in AWS integrations; got %s", integration.uri
+            "local_aws runs these AWS integrations: Lambda functions, and DynamoDB, SQS, SNS, "
+            "EventBridge (events), Kinesis and Step Functions (states) actions; got %s",
+            integration.uri,
         )
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
     body = _service_request(integration, request, deployed)
     if body is None:  # no template matched and passthrough is not allowed
         return Outcome(415, error="Unsupported Media Type")
-    if not integration.credentials_arn:
+    role_arn = integration_plan.with_stage_variables(
+        integration.credentials_arn, deployed.stage_variables
+    )
+    if not role_arn:
         logger.error("integration %s has no CredentialsArn", integration.integration_id)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
     call = integration_plan.service_call(
-        target, deployed.account_id, integration.credentials_arn, body
+        target, deployed.account_id, role_arn, body, integration.request_parameters
     )
     try:
         status, answer = _execute(call)
@@ -261,7 +326,7 @@ def _call_service(
             "route %s: %s %s answered %s: %s",
             request.route_key,
             target.service,
-            target.action,
+            call.action,
             status,
             answer,
         )
@@ -285,13 +350,51 @@ def _execute(call: integration_plan.ServiceCall) -> tuple[int, str]:
     """Check the role's permission, then call the service in process: (status, answer).
 
     Raises `iam.AccessDenied`. A call without a resource (a body that is not a JSON object)
-    goes to DynamoDB unchecked: DynamoDB refuses it before any authorization.
+    goes to the service unchecked: the service refuses it before any authorization.
     """
-    if call.resource_arn is not None:
-        iam.check_role_allows(call.account_id, call.role_arn, call.permission, call.resource_arn)
-    return services.call_dynamodb(
-        call.target.action, call.body, call.account_id, call.target.region
+    for resource_arn in call.resource_arns or ():
+        iam.check_role_allows(call.account_id, call.role_arn, call.permission, resource_arn)
+    target = call.target
+    if target.service == "dynamodb":
+        return services.call_dynamodb(call.action or "", call.body, call.account_id, target.region)
+    headers = dict(call.headers)
+    if protocols.PROTOCOLS[target.service].query and not headers.get("Content-Type", "").startswith(
+        "application/x-www-form-urlencoded"
+    ):
+        # API Gateway sends the template as it is; a query-protocol service cannot read it
+        # without this header (reference: the public SQS patterns all set it).
+        logger.warning(
+            "%s needs a form-encoded request: add RequestParameters "
+            "integration.request.header.Content-Type: \"'application/x-www-form-urlencoded'\" "
+            "to the integration",
+            target.service,
+        )
+        return 400, "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>"
+    return moto_calls.call(
+        target.service, target.region, call.account_id, target.path or "", call.body, headers
     )
+
+
+def _call_mock(deployed: DeployedApi, integration: Integration, request: events.Request) -> Outcome:
+    """A `MOCK` integration: the rendered request's `statusCode` picks the integration
+    response, whose template is the answer (blocking: VTL)."""
+    template = integration_plan.request_template(integration, request.body)
+    if template is None:
+        body = integration_plan.passthrough_body(integration, request.body)
+        if body is None:
+            return Outcome(415, error="Unsupported Media Type")
+    else:
+        body = integration_plan.render_request(
+            template, request, deployed.stage_variables, integration.timeout_seconds
+        )
+    status = integration_plan.mock_status(body, from_template=template is not None)
+    if status is None:
+        logger.warning("route %s: %s", request.route_key, integration_plan.MOCK_STATUS_ERROR)
+        return Outcome(500, error=INTERNAL_SERVER_ERROR)
+    outcome = _service_outcome(integration, request, deployed, status, "")
+    if outcome.body == "":  # nothing rendered: no frame to send (an empty one says nothing)
+        outcome.body = None
+    return outcome
 
 
 def _service_outcome(
@@ -301,8 +404,25 @@ def _service_outcome(
     status: int,
     answer: str,
 ) -> Outcome:
-    """What the client gets for the service's answer, through the integration responses."""
-    plan = integration_plan.response_plan(integration.responses, status)
+    """What the client gets for the service's answer, its status picking the integration
+    response."""
+    return _integration_outcome(integration, request, deployed, status, answer, status)
+
+
+def _integration_outcome(
+    integration: Integration,
+    request: events.Request,
+    deployed: DeployedApi,
+    status: int,
+    answer: str,
+    selection: int | str | None,
+) -> Outcome:
+    """What the client gets for the answer, through the integration responses.
+
+    ``selection`` is what their keys are matched against: the status, or for Lambda the
+    function's `errorMessage` (None: the function succeeded).
+    """
+    plan = integration_plan.response_plan(integration.responses, selection)
     if not plan.matched:
         # API Gateway never passes the service's raw answer on when no integration response
         # matches: it fails the request with this log line (REST APIs' documented behaviour;

@@ -31,8 +31,11 @@ def wsgi_app() -> Callable[..., Iterable[bytes]]:
 
 
 def supports(service: str) -> bool:
-    """Whether an `AWS` integration may call this service locally (DynamoDB only, for now)."""
-    return service == "dynamodb"
+    """Whether an `AWS` integration may call this service locally: DynamoDB, SQS, SNS,
+    EventBridge (`events`), Kinesis and Step Functions (`states`)."""
+    from local_aws.service_calls.protocols import PROTOCOLS
+
+    return service in PROTOCOLS
 
 
 def call_dynamodb(action: str, body: str, account_id: str, region: str) -> tuple[int, str]:

@@ -84,8 +84,10 @@ def test_a_service_uri_names_its_action_and_region() -> None:
     [
         None,
         "",
-        "arn:aws:apigateway:eu-west-1:sqs:action/SendMessage",  # not run locally
+        "arn:aws:apigateway:eu-west-1:firehose:action/PutRecord",  # not run locally
         "arn:aws:apigateway:eu-west-1:dynamodb:path/PutItem",  # a path, not an action
+        "arn:aws:apigateway:eu-west-1:sns:path/123456789012/topic",  # SNS takes actions only
+        "arn:aws:apigateway:eu-west-1:sqs:path/123456789012",  # no queue
     ],
 )
 def test_other_uris_name_no_service_target(uri: str | None) -> None:

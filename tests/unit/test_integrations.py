@@ -156,10 +156,10 @@ def aws_integration(
 
 
 def test_an_unsupported_service_is_an_internal_error(caplog: pytest.LogCaptureFixture) -> None:
-    uri = "arn:aws:apigateway:eu-west-1:sqs:action/SendMessage"
+    uri = "arn:aws:apigateway:eu-west-1:firehose:action/PutRecord"
     outcome = _call_service(DEPLOYED, aws_integration(uri=uri), _request())
     assert (outcome.status, outcome.error) == (500, INTERNAL_SERVER_ERROR)
-    assert "DynamoDB actions only" in caplog.text
+    assert "local_aws runs these AWS integrations" in caplog.text and "firehose" in caplog.text
 
 
 def test_a_refused_passthrough_is_unsupported_media_type() -> None:
