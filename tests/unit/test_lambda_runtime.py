@@ -35,11 +35,15 @@ def function(
     timeout: float = 3.0,
     handler: str = "index.handler",
     runtime: str = "python3.12",
+    filename: str | None = None,
+    memory_mb: int = 128,
 ) -> FunctionConfig:
-    """A function whose deployment package holds `code` as index.py."""
+    """A function whose deployment package holds `code` as index.py (index.js for Node.js)."""
+    if filename is None:
+        filename = "index.js" if runtime.startswith("nodejs") else "index.py"
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("index.py", textwrap.dedent(code))
+        archive.writestr(filename, textwrap.dedent(code))
     code_zip = buffer.getvalue()
     return FunctionConfig(
         name=name,
@@ -50,6 +54,7 @@ def function(
         code_sha256=hashlib.sha256(code_zip).hexdigest(),
         environment=dict(environment or {}),
         timeout_seconds=timeout,
+        memory_mb=memory_mb,
     )
 
 
@@ -468,10 +473,12 @@ def test_a_changed_function_gets_new_workers() -> None:
 
 def test_unsupported_runtime_starts_no_process() -> None:
     async def scenario(runtime: LambdaRuntime) -> None:
-        result = await runtime.invoke(function(ECHO, runtime="nodejs20.x"), {})
+        result = await runtime.invoke(function(ECHO, name="jv", runtime="java21"), {})
         assert result.error == {
             "errorType": "Runtime.InvalidRuntime",
-            "errorMessage": "local_aws runs Python functions only; nodejs20.x is not supported",
+            "errorMessage": "local_aws cannot run the runtime 'java21' of the function jv: it "
+            "runs python3.x and nodejs18.x, nodejs20.x, nodejs22.x, nodejs24.x functions. "
+            "Change the function's Runtime to one of those.",
         }
         assert not runtime._workers
 
@@ -713,3 +720,342 @@ def test_workers_of_functions_no_longer_current_are_stopped() -> None:
             await runtime.close()
 
     asyncio.run(main())
+
+
+# Node.js functions: the same runtime, with lambda_worker.js as the worker program.
+
+NODE = "nodejs22.x"
+NODE_LOG_LINE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\t%s\t%s\t%s\n"
+
+
+def node(code: str, **kwargs: Any) -> FunctionConfig:
+    return function(code, runtime=kwargs.pop("runtime", NODE), **kwargs)
+
+
+def test_node_async_handler_returns_its_value_from_a_warm_worker() -> None:
+    code = """
+    let invocations = 0;
+    exports.handler = async (event) => {
+      invocations += 1;
+      return { event, invocations, pid: process.pid };
+    };
+    """
+    event = {"body": "hello", "n": [1, 2.5, None], "nested": {"ok": True}}
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code)
+        results = [assert_ok(await runtime.invoke(fn, event)) for _ in range(3)]
+        assert [r["event"] for r in results] == [event] * 3
+        assert [r["invocations"] for r in results] == [1, 2, 3]
+        assert len({r["pid"] for r in results}) == 1
+
+    run(scenario)
+
+
+def test_node_callback_handler_and_a_plain_return() -> None:
+    callback = """
+    exports.handler = (event, context, callback) => {
+      setTimeout(() => callback(null, { called: event }), 20);
+    };
+    """
+    failing = "exports.handler = (event, context, callback) => callback(new Error('no'));"
+    plain = "exports.handler = (event) => 42;"  # neither a promise nor a callback
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        assert assert_ok(await runtime.invoke(node(callback, runtime="nodejs20.x"), 7)) == {
+            "called": 7
+        }
+        failed = await runtime.invoke(node(failing, name="f"), {})
+        assert failed.error["errorType"] == "Error" and failed.error["errorMessage"] == "no"
+        assert assert_ok(await runtime.invoke(node(plain, name="p"), {})) == 42
+
+    run(scenario)
+
+
+def test_node_24_refuses_callback_handlers_as_aws_does() -> None:
+    code = "exports.handler = (event, context, callback) => callback(null, 1);"
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        result = await runtime.invoke(node(code, runtime="nodejs24.x"), {})
+        assert result.error["errorType"] == "Runtime.CallbackHandlerDeprecated"
+        assert (
+            "removed support for callback-based function handlers" in (result.error["errorMessage"])
+        )
+        asynchronous = "exports.handler = async (event, context) => 'fine';"
+        assert (
+            assert_ok(await runtime.invoke(node(asynchronous, name="a", runtime="nodejs24.x"), {}))
+            == "fine"
+        )
+
+    run(scenario)
+
+
+def test_node_es_modules() -> None:
+    mjs = "export const handler = async (event) => ({ esm: 'mjs', event });"
+    typed = "export const handler = async () => ({ esm: 'type module' });"
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(mjs, filename="index.mjs")
+        assert assert_ok(await runtime.invoke(fn, [1])) == {"esm": "mjs", "event": [1]}
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("src/app.js", typed)
+            archive.writestr("package.json", '{"type": "module"}')
+        package = dataclasses.replace(
+            node(typed, name="typed"),
+            handler="src/app.handler",
+            code_zip=buffer.getvalue(),
+            code_sha256="typed-module",
+        )
+        assert assert_ok(await runtime.invoke(package, {})) == {"esm": "type module"}
+
+    run(scenario)
+
+
+def test_node_context_object_and_environment() -> None:
+    code = """
+    exports.handler = async (event, context) => {
+      const before = context.getRemainingTimeInMillis();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return {
+        awsRequestId: context.awsRequestId,
+        functionName: context.functionName,
+        functionVersion: context.functionVersion,
+        invokedFunctionArn: context.invokedFunctionArn,
+        memoryLimitInMB: context.memoryLimitInMB,
+        logGroupName: context.logGroupName,
+        logStreamName: context.logStreamName,
+        remaining: [before, context.getRemainingTimeInMillis()],
+        table: process.env.TABLE,
+        region: process.env.AWS_REGION,
+        executionEnv: process.env.AWS_EXECUTION_ENV,
+        leaked: process.env.LOCAL_AWS_TEST_SERVER_ONLY ?? null,
+      };
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code, name="ctx", timeout=2.0, environment={"TABLE": "t1"}, memory_mb=256)
+        context = assert_ok(await runtime.invoke(fn, {}, request_id="the-id"))
+        assert context["awsRequestId"] == "the-id"
+        assert context["functionName"] == "ctx"
+        assert context["functionVersion"] == "$LATEST"
+        assert context["invokedFunctionArn"] == fn.arn
+        assert context["memoryLimitInMB"] == "256"  # a string, as on AWS
+        assert context["logGroupName"] == "/aws/lambda/ctx"
+        assert "[$LATEST]" in context["logStreamName"]
+        before, after = context["remaining"]
+        assert 1500 < before <= 2000
+        assert 30 <= before - after < 500
+        assert context["table"] == "t1" and context["region"] == "us-east-1"
+        assert context["executionEnv"] == f"AWS_Lambda_{NODE}"
+        assert context["leaked"] is None
+
+    os.environ["LOCAL_AWS_TEST_SERVER_ONLY"] = "secret"
+    try:
+        run(scenario)
+    finally:
+        del os.environ["LOCAL_AWS_TEST_SERVER_ONLY"]
+
+
+def test_node_console_lines_are_in_the_logs_with_aws_prefixes() -> None:
+    code = """
+    console.log("loading");
+    exports.handler = async () => {
+      console.log("hello", { a: 1 });
+      console.error("bad %s", "news");
+      console.warn("careful");
+      process.stdout.write("raw write\\n");
+      return "result";
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code)
+        first = await runtime.invoke(fn, {}, request_id="r1")
+        assert assert_ok(first) == "result"
+        logs = first.logs
+        assert re.match(
+            r"INIT_START Runtime Version: nodejs22\.x \(local_aws on Node\.js [\d.]+\)\n"
+            + NODE_LOG_LINE % ("undefined", "INFO", "loading")
+            + "START RequestId: r1 ",
+            logs,
+        ), logs
+        assert re.search(NODE_LOG_LINE % ("r1", "INFO", r"hello \{ a: 1 \}"), logs)
+        assert re.search(NODE_LOG_LINE % ("r1", "ERROR", "bad news"), logs)
+        assert re.search(NODE_LOG_LINE % ("r1", "WARN", "careful"), logs)
+        assert "\nraw write\n" in logs
+        assert "END RequestId: r1\nREPORT RequestId: r1\tDuration: " in logs
+        second = await runtime.invoke(fn, {}, request_id="r2")
+        assert "loading" not in second.logs and "INIT_START" not in second.logs
+
+    run(scenario)
+
+
+def test_node_thrown_error_has_aws_shape_and_the_worker_is_reused() -> None:
+    code = """
+    function helper() { throw new TypeError("boom"); }
+    exports.handler = async (event) => (event.fail ? helper() : process.pid);
+    """
+    thrown_string = "exports.handler = async () => { throw 'plain'; };"
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code)
+        pid = assert_ok(await runtime.invoke(fn, {}))
+        failed = await runtime.invoke(fn, {"fail": True}, request_id="e1")
+        assert failed.payload is None
+        assert failed.error["errorType"] == "TypeError"
+        assert failed.error["errorMessage"] == "boom"
+        trace = failed.error["trace"]
+        assert trace[0] == "TypeError: boom" and "at helper" in trace[1]
+        assert "lambda_worker" not in "".join(trace)
+        assert re.search(
+            NODE_LOG_LINE
+            % (
+                "e1",
+                "ERROR",
+                r'Invoke Error \t\{"errorType":"TypeError",'
+                r'"errorMessage":"boom","stack":\["TypeError: boom",.*',
+            ),
+            failed.logs,
+        )
+        assert assert_ok(await runtime.invoke(fn, {})) == pid
+        plain = await runtime.invoke(node(thrown_string, name="s"), {})
+        assert plain.error == {"errorType": "string", "errorMessage": "plain", "trace": []}
+
+    run(scenario)
+
+
+def test_node_init_errors_are_reported_for_every_invoke() -> None:
+    async def scenario(runtime: LambdaRuntime) -> None:
+        missing = await runtime.invoke(node(ECHO, filename="other.js"), {})
+        assert missing.error["errorType"] == "Runtime.ImportModuleError"
+        assert missing.error["errorMessage"] == "Error: Cannot find module 'index'"
+        not_exported = node("exports.other = async () => 1;", name="ne")
+        for _ in range(2):
+            result = await runtime.invoke(not_exported, {})
+            assert result.error["errorType"] == "Runtime.HandlerNotFound"
+            assert result.error["errorMessage"] == "index.handler is undefined or not exported"
+        syntax = await runtime.invoke(node("exports.handler = async () => {", name="sx"), {})
+        assert syntax.error["errorType"] == "Runtime.UserCodeSyntaxError"
+
+    run(scenario)
+
+
+def test_node_aws_sdk_is_not_preinstalled_and_the_error_says_what_to_do() -> None:
+    at_init = """
+    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+    exports.handler = async () => 1;
+    """
+    at_invoke = """
+    export const handler = async () => {
+      await import("@aws-sdk/client-apigatewaymanagementapi");
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        for fn in (node(at_init), node(at_invoke, name="late", filename="index.mjs")):
+            result = await runtime.invoke(fn, {})
+            assert result.error["errorType"] == "Runtime.ImportModuleError"
+            message = result.error["errorMessage"]
+            assert "Cannot find module '@aws-sdk/client-" in message
+            assert "local_aws does not" in message and "npm install @aws-sdk/client-" in message
+
+    run(scenario)
+
+
+def test_node_timeout_kills_the_worker_and_the_next_invoke_gets_a_fresh_one() -> None:
+    code = """
+    exports.handler = async (event) => {
+      if (event.hang) await new Promise((resolve) => setTimeout(resolve, 30000));
+      return process.pid;
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code, timeout=0.5)
+        pid = assert_ok(await runtime.invoke(fn, {}))
+        started = time.monotonic()
+        result = await runtime.invoke(fn, {"hang": True}, request_id="slow")
+        assert time.monotonic() - started < 2
+        assert result.timed_out and result.error["errorType"] == "Sandbox.Timedout"
+        assert "slow Task timed out after 0.50 seconds" in result.error["errorMessage"]
+        assert await wait_until_gone(pid)
+        assert assert_ok(await runtime.invoke(fn, {})) != pid
+
+    run(scenario)
+
+
+def test_node_crash_is_an_exit_error_and_the_heap_is_memory_size() -> None:
+    code = """
+    exports.handler = async (event) => {
+      if (event === "exit") process.exit(3);
+      if (event === "uncaught") setTimeout(() => { throw new RangeError("later"); }, 0);
+      if (event === "grow") { const kept = []; for (;;) kept.push(new Array(1e6).fill(7)); }
+      if (event === "uncaught") await new Promise((resolve) => setTimeout(resolve, 1000));
+      return process.pid;
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code, timeout=20)
+        assert assert_ok(await runtime.invoke(fn, None))
+        exited = await runtime.invoke(fn, "exit", request_id="x1")
+        assert exited.error == {
+            "errorMessage": "RequestId: x1 Error: Runtime exited with error: exit status 3",
+            "errorType": "Runtime.ExitError",
+        }
+        uncaught = await runtime.invoke(fn, "uncaught")
+        assert uncaught.error["errorType"] == "RangeError"
+        assert uncaught.error["errorMessage"] == "later"
+        grown = await runtime.invoke(fn, "grow", request_id="oom")
+        assert grown.error == {
+            "errorMessage": "RequestId: oom Error: Runtime exited with error: signal: killed",
+            "errorType": "Runtime.OutOfMemory",
+        }
+        assert "Max Memory Used: 128 MB" in grown.logs
+        assert assert_ok(await runtime.invoke(fn, None))  # a fresh worker
+
+    run(scenario)
+
+
+def test_node_output_is_capped_per_invocation() -> None:
+    code = """
+    exports.handler = async (event) => {
+      for (let i = 0; i < 20000; i++) {
+        if (event === "raw") process.stderr.write("y".repeat(100) + "\\n");
+        else console.log("x".repeat(100));
+      }
+      return "done";
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> list[InvocationResult]:
+        fn = node(code)
+        return [await runtime.invoke(fn, kind) for kind in ("console", "raw", "console")]
+
+    for result in run(scenario):
+        assert assert_ok(result) == "done"
+        assert lambda_worker_process.TRUNCATED_LINE in result.logs
+        assert len(result.logs) < lambda_worker_process.OUTPUT_LIMIT_BYTES + 2000
+
+
+def test_node_a_timeout_kills_the_processes_the_function_started() -> None:
+    code = """
+    const { spawn } = require("node:child_process");
+    const children = [];
+    exports.handler = async (event) => {
+      children.push(spawn("sleep", ["1000"], { stdio: "ignore" }).pid);
+      if (event === "hang") await new Promise((resolve) => setTimeout(resolve, 30000));
+      return children;
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code, timeout=0.5)
+        [child] = assert_ok(await runtime.invoke(fn, "start"))
+        assert not await wait_until_gone(child, 0.1)
+        assert (await runtime.invoke(fn, "hang")).timed_out
+        assert await wait_until_gone(child)
+
+    run(scenario)
