@@ -226,7 +226,7 @@ def test_unsupported_resource_types_refuse_the_whole_stack(local_aws) -> None:
         )
     error = refused.value.response["Error"]
     assert error["Code"] == "ValidationError"
-    assert "AWS::ApiGatewayV2::Authorizer" in error["Message"]
+    assert "AWS::ApiGatewayV2::DomainName" in error["Message"]
     assert "AWS::CloudFront::Function" in error["Message"]
     assert "AWS::DynamoDB::Table" not in error["Message"]
     with pytest.raises(botocore.exceptions.ClientError) as missing:
