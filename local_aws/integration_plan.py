@@ -196,6 +196,9 @@ class ServiceCall:
     resource_arns: tuple[str, ...] | None
     action: str | None = None  # the action run: the URI's, or the request's own
     headers: tuple[tuple[str, str], ...] = ()  # Content-Type, X-Amz-Target
+    # Why local_aws does not send this request (the client gets `Internal server error`,
+    # the log this reason); None: it is sent.
+    refusal: str | None = None
 
     @property
     def resource_arn(self) -> str | None:
@@ -205,6 +208,9 @@ class ServiceCall:
     def permission(self) -> str:
         """The IAM action the role must allow, e.g. `dynamodb:PutItem`."""
         return f"{self.target.service}:{self.action or self.target.action}"
+
+
+_FORM = "application/x-www-form-urlencoded"
 
 
 def service_call(
@@ -220,24 +226,42 @@ def service_call(
     parameter, a JSON request's `X-Amz-Target` if the integration sets one, else the URI's.
     """
     protocol = protocols.PROTOCOLS[target.service]
-    headers = {"Content-Type": protocol.content_type}
-    given = {
-        name.lower(): value for name, value in static_headers(request_parameters or {}).items()
-    }
-    if "content-type" in given:
-        headers["Content-Type"] = given["content-type"]
+    static = static_headers(request_parameters or {})
+    given = {name.lower(): value for name, value in static.items()}
+    headers = {"Content-Type": given.get("content-type", protocol.content_type)}
     action = target.action
+    refusal = None
     if protocol.query:
-        action = protocols.form_params(body).get("Action") or action
+        action = protocols.form_action(body) or action
+        repeated = protocols.repeated_params(body)
+        if not headers["Content-Type"].startswith(_FORM) or "content-type" not in given:
+            refusal = (
+                f"{target.service} reads form-encoded requests only: add RequestParameters "
+                f"integration.request.header.Content-Type: \"'{_FORM}'\" to the integration"
+            )
+        elif repeated:
+            refusal = f"the request gives these parameters more than once: {repeated}"
     else:
         amz_target = given.get("x-amz-target") or f"{protocol.target_prefix}.{action}"
         headers["X-Amz-Target"] = amz_target
         action = amz_target.rpartition(".")[2] or action
+    if refusal is None and protocol.actions is not None and action not in protocol.actions:
+        refusal = (
+            f"local_aws runs only these {target.service} actions in AWS integrations: "
+            f"{sorted(protocol.actions)}; got {action}"
+        )
     resources = protocols.resource_arns(
         target.service, target.region, account_id, target.path, body
     )
     return ServiceCall(
-        target, account_id, role_arn, body, resources, action, tuple(sorted(headers.items()))
+        target,
+        account_id,
+        role_arn,
+        body,
+        resources,
+        action,
+        tuple(sorted(headers.items())),
+        refusal,
     )
 
 

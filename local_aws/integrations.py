@@ -35,7 +35,7 @@ from local_aws import events, iam, integration_plan, lambda_logs, services
 from local_aws.deployments import DeployedApi, Integration
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_worker_process import FunctionConfig
-from local_aws.service_calls import moto_calls, protocols
+from local_aws.service_calls import moto_calls
 
 logger = logging.getLogger(__name__)
 
@@ -316,6 +316,9 @@ def _call_service(
     call = integration_plan.service_call(
         target, deployed.account_id, role_arn, body, integration.request_parameters
     )
+    if call.refusal is not None:
+        logger.warning("route %s: %s", request.route_key, call.refusal)
+        return Outcome(500, error=INTERNAL_SERVER_ERROR)
     try:
         status, answer = _execute(call)
     except iam.AccessDenied as denied:
@@ -358,18 +361,6 @@ def _execute(call: integration_plan.ServiceCall) -> tuple[int, str]:
     if target.service == "dynamodb":
         return services.call_dynamodb(call.action or "", call.body, call.account_id, target.region)
     headers = dict(call.headers)
-    if protocols.PROTOCOLS[target.service].query and not headers.get("Content-Type", "").startswith(
-        "application/x-www-form-urlencoded"
-    ):
-        # API Gateway sends the template as it is; a query-protocol service cannot read it
-        # without this header (reference: the public SQS patterns all set it).
-        logger.warning(
-            "%s needs a form-encoded request: add RequestParameters "
-            "integration.request.header.Content-Type: \"'application/x-www-form-urlencoded'\" "
-            "to the integration",
-            target.service,
-        )
-        return 400, "<ErrorResponse><Error><Code>InvalidAction</Code></Error></ErrorResponse>"
     return moto_calls.call(
         target.service, target.region, call.account_id, target.path or "", call.body, headers
     )
