@@ -13,6 +13,7 @@ from local_aws.integration_plan import (
     ResponsePlan,
     ServiceTarget,
     lambda_function_arn,
+    mock_status,
     passthrough_body,
     render_request,
     render_response,
@@ -23,6 +24,8 @@ from local_aws.integration_plan import (
     select_integration_response,
     service_call,
     service_target,
+    static_headers,
+    with_stage_variables,
 )
 
 PUT_ITEM_URI = "arn:aws:apigateway:eu-west-1:dynamodb:action/PutItem"
@@ -246,3 +249,181 @@ def test_the_response_template_sees_the_status_and_the_answer() -> None:
         time_limit=1.0,
     )
     assert rendered == "200 x1 T"
+
+
+# --------------------------------------------------------------------------------------
+# More targets: SQS paths, the other services, stage variables in a Lambda URI
+# --------------------------------------------------------------------------------------
+
+ACCOUNT = "123456789012"
+FORM = {"integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"}
+
+
+def test_an_sqs_path_uri_names_the_queue_and_leaves_the_action_to_the_request() -> None:
+    uri = f"arn:aws:apigateway:eu-west-1:sqs:path/{ACCOUNT}/jobs.fifo"
+    assert service_target(uri) == ServiceTarget("sqs", None, "eu-west-1", f"{ACCOUNT}/jobs.fifo")
+
+
+@pytest.mark.parametrize("service", ["sns", "events", "kinesis", "states"])
+def test_the_other_services_are_run_by_action(service: str) -> None:
+    target = service_target(f"arn:aws:apigateway:us-east-1:{service}:action/Act")
+    assert target == ServiceTarget(service, "Act", "us-east-1")
+
+
+def test_stage_variables_are_replaced_in_a_lambda_uri() -> None:
+    uri = (
+        "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/"
+        "arn:aws:lambda:eu-west-1:123456789012:function:${stageVariables.fn}/invocations"
+    )
+    assert lambda_function_arn(uri, {"fn": "echo"}) == FUNCTION_ARN
+    assert lambda_function_arn(uri, {}) == FUNCTION_ARN.replace("echo", "")  # unset: empty
+    assert with_stage_variables("role-${stageVariables.env}", {"env": "dev"}) == "role-dev"
+    assert with_stage_variables(None, {"env": "dev"}) is None
+
+
+@pytest.mark.parametrize(
+    ("rendered", "from_template", "expected"),
+    [
+        ('{"statusCode": 200}', True, 200),
+        ('{"statusCode": 404}', True, 404),
+        ('{"statusCode": "200"}', True, None),  # a string is not an integer
+        ('{"statusCode": true}', True, None),
+        ('{"statusCode": 99}', True, None),  # not an HTTP status
+        ('{"statusCode": }', True, None),  # the template rendered broken JSON
+        ("", True, None),
+        ("hello", False, 200),  # passed through without a template: 200
+        ('{"statusCode": 418}', False, 418),
+    ],
+)
+def test_mock_status_is_the_requests_integer_status_code(
+    rendered: str, from_template: bool, expected: int | None
+) -> None:
+    assert mock_status(rendered, from_template) == expected
+
+
+def test_only_static_header_parameters_are_sent() -> None:
+    parameters = {
+        "integration.request.header.X-Amz-Target": "'AWSEvents.PutEvents'",
+        "integration.request.header.X-From-Body": "route.request.body.name",  # not static
+        "integration.request.querystring.a": "'1'",  # not a header
+    }
+    assert static_headers(parameters) == {"X-Amz-Target": "AWSEvents.PutEvents"}
+
+
+# --------------------------------------------------------------------------------------
+# The calls: action, headers, the resources the role must be allowed on, refusals
+# --------------------------------------------------------------------------------------
+
+
+def call_for(uri: str, body: str, parameters: dict[str, str] | None = None):
+    target = service_target(uri)
+    assert target is not None
+    return service_call(target, ACCOUNT, ROLE_ARN, body, parameters)
+
+
+SQS_URI = f"arn:aws:apigateway:eu-west-1:sqs:path/{ACCOUNT}/jobs"
+QUEUE_ARN = f"arn:aws:sqs:eu-west-1:{ACCOUNT}:jobs"
+
+
+def test_an_sqs_call_sends_its_action_to_the_path_queue() -> None:
+    call = call_for(SQS_URI, "Action=SendMessage&MessageBody=hi", FORM)
+    assert (call.permission, call.resource_arns, call.refusal) == (
+        "sqs:SendMessage",
+        (QUEUE_ARN,),
+        None,
+    )
+    assert dict(call.headers) == {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def test_an_sqs_call_naming_another_queue_is_checked_on_both() -> None:
+    other = "https://sqs.eu-west-1.amazonaws.com/999999999999/other"
+    call = call_for(SQS_URI, f"Action=SendMessage&QueueUrl={other}&MessageBody=x", FORM)
+    assert call.resource_arns == (QUEUE_ARN, "arn:aws:sqs:eu-west-1:999999999999:other")
+
+
+@pytest.mark.parametrize(
+    ("body", "parameters", "reason"),
+    [
+        ("Action=SendMessage&MessageBody=x", None, "add RequestParameters"),
+        (
+            "Action=SendMessage&MessageBody=x",
+            {"integration.request.header.Content-Type": "'application/json'"},
+            "form-encoded",
+        ),
+        ("Action=SendMessage&Action=DeleteQueue", FORM, "more than once: ['Action']"),
+        ("Action=DeleteQueue", FORM, "only these sqs actions"),
+        ("MessageBody=x", FORM, "got None"),
+    ],
+)
+def test_query_requests_local_aws_does_not_send(body, parameters, reason) -> None:
+    refusal = call_for(SQS_URI, body, parameters).refusal
+    assert refusal is not None and reason in refusal
+
+
+def test_an_sns_publish_is_checked_on_every_topic_it_names() -> None:
+    uri = "arn:aws:apigateway:eu-west-1:sns:action/Publish"
+    topic = f"arn:aws:sns:eu-west-1:{ACCOUNT}:news"
+    call = call_for(uri, f"Action=Publish&TopicArn={topic}&Message=m", FORM)
+    assert (call.permission, call.resource_arns) == ("sns:Publish", (topic,))
+    both = call_for(uri, f"Action=Publish&TopicArn={topic}&TargetArn={topic}2", FORM)
+    assert both.resource_arns == (topic, topic + "2")
+    assert call_for(uri, "Action=Publish&PhoneNumber=1", FORM).resource_arns == ("*",)
+
+
+def test_json_services_get_their_target_header_and_content_type() -> None:
+    call = call_for("arn:aws:apigateway:eu-west-1:kinesis:action/PutRecord", '{"StreamName": "s"}')
+    assert dict(call.headers) == {
+        "Content-Type": "application/x-amz-json-1.1",
+        "X-Amz-Target": "Kinesis_20131202.PutRecord",
+    }
+    assert call.resource_arns == (f"arn:aws:kinesis:eu-west-1:{ACCOUNT}:stream/s",)
+
+
+def test_the_integrations_target_header_is_the_action_checked() -> None:
+    parameters = {"integration.request.header.X-Amz-Target": "'AWSEvents.DeleteRule'"}
+    call = call_for("arn:aws:apigateway:eu-west-1:events:action/PutEvents", "{}", parameters)
+    assert call.permission == "events:DeleteRule"
+    assert call.refusal is not None and "got DeleteRule" in call.refusal
+
+
+def test_put_events_is_checked_on_every_bus_it_names() -> None:
+    bus_arn = f"arn:aws:events:eu-west-1:{ACCOUNT}:event-bus/"
+    body = json.dumps(
+        {"Entries": [{"EventBusName": "chat"}, {}, {"EventBusName": bus_arn + "chat"}]}
+    )
+    call = call_for("arn:aws:apigateway:eu-west-1:events:action/PutEvents", body)
+    assert call.resource_arns == (bus_arn + "chat", bus_arn + "default")
+
+
+def test_a_kinesis_request_naming_a_stream_twice_is_checked_on_both() -> None:
+    other = f"arn:aws:kinesis:eu-west-1:{ACCOUNT}:stream/other"
+    body = json.dumps({"StreamName": "s", "StreamARN": other})
+    call = call_for("arn:aws:apigateway:eu-west-1:kinesis:action/PutRecord", body)
+    assert call.resource_arns == (other, f"arn:aws:kinesis:eu-west-1:{ACCOUNT}:stream/s")
+
+
+def test_a_step_functions_call_is_checked_on_its_state_machine() -> None:
+    machine = f"arn:aws:states:eu-west-1:{ACCOUNT}:stateMachine:m"
+    body = json.dumps({"stateMachineArn": machine, "input": "{}"})
+    call = call_for("arn:aws:apigateway:eu-west-1:states:action/StartExecution", body)
+    assert (call.permission, call.resource_arns) == ("states:StartExecution", (machine,))
+    assert (
+        call_for("arn:aws:apigateway:eu-west-1:states:action/StartExecution", "[]").resource_arns
+        is None
+    )
+
+
+@pytest.mark.parametrize(
+    ("error_message", "expected"),
+    [
+        (None, "$default"),  # the function succeeded: only $default applies
+        ("bad input: x", "/bad input.*/"),
+        ("other failure", "$default"),
+    ],
+)
+def test_a_lambda_error_message_selects_the_integration_response(error_message, expected):
+    responses = (response("/bad input.*/"), response("$default"), response("/.*/"))
+    if error_message == "other failure":
+        responses = responses[:2]
+    selected = select_integration_response(responses, error_message)
+    assert selected is not None and selected.key == expected
