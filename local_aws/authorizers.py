@@ -15,6 +15,9 @@ An allowed connection carries `principalId` and the policy's `context` map as
 mapping templates. Decisions are cached per identity-source values for the authorizer's
 `AuthorizerResultTtlInSeconds`.
 
+`AuthorizationType: AWS_IAM` instead needs a SigV4-signed handshake, in its headers or as a
+presigned URL (403 otherwise).
+
 The event, the policy check and the cache are pure (plain data in, plain data out); only
 `Authorizers.authorize` calls a function.
 """
@@ -28,9 +31,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
-from local_aws import events, iam, integration_plan
+from local_aws import events, iam, integration_plan, sigv4
 from local_aws.deployments import Authorizer, DeployedApi
 from local_aws.integrations import Integrations
 from local_aws.lambda_worker_process import FunctionConfig
@@ -226,6 +231,60 @@ def authorizer_context(verdict: Verdict, latency_ms: int) -> dict[str, object]:
 
 
 # --------------------------------------------------------------------------------------
+# AWS_IAM: a SigV4-signed handshake
+# --------------------------------------------------------------------------------------
+
+_MAX_PRESIGNED_SECONDS = 7 * 24 * 3600  # SigV4's longest X-Amz-Expires
+
+
+def iam_refusal(
+    scope: Mapping[str, Any], region: str, now: datetime | None = None
+) -> sigv4.Refusal | None:
+    """None if the handshake is signed for `execute-api` in `region` with an accepted key.
+
+    The signature is in the headers (`Authorization`, `X-Amz-Date`) or in the query string
+    (a presigned URL: `X-Amz-Signature` and the other `X-Amz-*` parameters), over a GET
+    with an empty body. Which IAM policies allow the key's user is not evaluated, as for
+    `@connections` (docs/fidelity.md).
+    """
+    raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+    query = scope["query_string"].decode("latin-1")
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    pairs = [pair.partition("=") for pair in query.split("&")] if query else []
+    signed = {key: unquote(value) for key, _, value in pairs if key.startswith("X-Amz-")}
+    if "X-Amz-Signature" not in signed:
+        return sigv4.check("GET", raw_path, query, headers, b"", region=region, now=now)
+    # A presigned URL is the header form with its parts moved into the query string, so it is
+    # checked as that form (sigv4 knows only that one), at the time it was signed once its
+    # X-Amz-Expires is known to hold.
+    now = now or datetime.now(UTC)
+    try:
+        signed_at = datetime.strptime(signed["X-Amz-Date"], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        expires = int(signed["X-Amz-Expires"])
+        credential = signed["X-Amz-Credential"]
+        signed_headers = signed["X-Amz-SignedHeaders"]
+    except (KeyError, ValueError):
+        return sigv4.MISSING
+    if signed_at > now + sigv4.SKEW:
+        return sigv4.Refusal(403, "InvalidSignatureException", "Signature not yet current")
+    if not 0 < expires <= _MAX_PRESIGNED_SECONDS or now > signed_at + timedelta(seconds=expires):
+        return sigv4.Refusal(403, "AccessDeniedException", "Signature expired")
+    headers["authorization"] = (
+        f"AWS4-HMAC-SHA256 Credential={credential}, SignedHeaders={signed_headers}, "
+        f"Signature={signed['X-Amz-Signature']}"
+    )
+    headers["x-amz-date"] = signed["X-Amz-Date"]
+    unsigned_query = "&".join(
+        f"{key}={value}" if sep else key for key, sep, value in pairs if key != "X-Amz-Signature"
+    )
+    # The time window is X-Amz-Expires, checked above: the rest is checked as at signing.
+    return sigv4.check("GET", raw_path, unsigned_query, headers, b"", region=region, now=signed_at)
+
+
+# --------------------------------------------------------------------------------------
 # The cache
 # --------------------------------------------------------------------------------------
 
@@ -281,9 +340,22 @@ class Authorizers:
         self._timeout_seconds = timeout_seconds
         self._cache = DecisionCache()
 
-    async def authorize(self, deployed: DeployedApi, request: events.Request) -> Decision:
-        """May this `$connect` go on? Never raises for anything a client or a function does."""
+    async def authorize(
+        self, deployed: DeployedApi, request: events.Request, scope: Mapping[str, Any]
+    ) -> Decision:
+        """May this `$connect` (whose ASGI scope is `scope`) go on?
+
+        Never raises for anything a client or a function does.
+        """
         route = deployed.routes.get("$connect")
+        if route is not None and route.authorization_type == "AWS_IAM":
+            refusal = iam_refusal(scope, deployed.region)
+            if refusal is None:
+                return NOT_AUTHORIZED_BY_LAMBDA
+            logger.info(
+                "$connect of API %s needs a SigV4 signature: %s", deployed.api_id, refusal.message
+            )
+            return Decision(FORBIDDEN)
         if route is None or route.authorization_type != "CUSTOM":
             return NOT_AUTHORIZED_BY_LAMBDA
         authorizer = deployed.authorizers.get(route.authorizer_id or "")

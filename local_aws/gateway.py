@@ -55,7 +55,7 @@ class Gateway:
         connect = events.Request(
             client, "CONNECT", "$connect", events.new_id(), request_time_epoch=client.connected_at
         )
-        decision = await self._authorizers.authorize(deployed, connect)
+        decision = await self._authorizers.authorize(deployed, connect, scope)
         if not decision.allowed:
             await _refuse_handshake(send, decision.status)
             return

@@ -235,3 +235,39 @@ def test_an_authorizer_function_without_permission_is_500_and_the_log_says_why(
         f"/authorizers/{room['UnpermittedAuthorizerId']}",
         "AWS::Lambda::Permission",
     )
+
+
+# ----------------------------------------------------------------- AWS_IAM
+
+
+def signed(url: str, presign: bool) -> tuple[str, list[str]]:
+    """The URL and headers of a handshake signed as a client signs it (botocore, SigV4)."""
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    credentials = Credentials("testing", "testing")
+    request = AWSRequest("GET", url.replace("ws://", "http://", 1))
+    if presign:
+        SigV4QueryAuth(credentials, "execute-api", "us-east-1", expires=60).add_auth(request)
+        return request.url.replace("http://", "ws://", 1), []
+    SigV4Auth(credentials, "execute-api", "us-east-1").add_auth(request)
+    headers = [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "host"]
+    return url, headers
+
+
+@pytest.mark.parametrize("presign", [False, True], ids=["headers", "presigned-url"])
+def test_aws_iam_accepts_a_signed_handshake(room, presign) -> None:
+    url, headers = signed(room["SignedWebSocketURL"], presign)
+    ws = connect(url, headers=headers)
+    try:
+        assert ws.getstatus() == 101
+    finally:
+        ws.close()
+
+
+def test_aws_iam_refuses_an_unsigned_or_tampered_handshake_with_403(local_aws, room) -> None:
+    assert handshake_status(room["SignedWebSocketURL"]) == 403
+    url, _ = signed(room["SignedWebSocketURL"] + "?room=1", presign=True)
+    assert handshake_status(url.replace("room=1", "room=2")) == 403
+    assert logged(local_aws, "needs a SigV4 signature", "signature we calculated does not match")

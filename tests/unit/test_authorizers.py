@@ -322,3 +322,78 @@ def test_the_cache_is_bounded_least_recently_used_first() -> None:
     assert len(cache) == 3
     assert cache.get(("api", "s", "auth", ("b",))) is None
     assert cache.get(("api", "s", "auth", ("a",))) is not None
+
+
+# ----------------------------------------------------------------------------- AWS_IAM
+
+
+def signed_scope(url: str, presign: bool, region: str = "us-east-1", **changes) -> dict:
+    """The ASGI scope of a handshake to `url`, signed by botocore as a client would sign it."""
+    from urllib.parse import urlsplit
+
+    from botocore.auth import SigV4Auth, SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    credentials = Credentials(changes.pop("key", "testing"), "testing")
+    request = AWSRequest("GET", url)
+    if presign:
+        SigV4QueryAuth(credentials, "execute-api", region, expires=60).add_auth(request)
+    else:
+        SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    parts = urlsplit(request.url)
+    headers = [(b"host", parts.netloc.encode())]
+    headers += [(b"connection", b"Upgrade"), (b"upgrade", b"websocket")]
+    headers += [
+        (name.lower().encode(), value.encode())
+        for name, value in request.headers.items()
+        if name.lower() != "host"
+    ]
+    scope = {
+        "path": parts.path,
+        "raw_path": parts.path.encode(),
+        "query_string": parts.query.encode(),
+        "headers": headers,
+    }
+    scope.update(changes)
+    return scope
+
+
+URL = "http://127.0.0.1:4566/abcdef123/prod"
+
+
+@pytest.mark.parametrize("presign", [False, True], ids=["headers", "presigned-url"])
+def test_a_signed_handshake_is_accepted(presign: bool) -> None:
+    assert authorizers.iam_refusal(signed_scope(URL + "?room=1", presign), "us-east-1") is None
+
+
+def test_an_unsigned_handshake_is_refused() -> None:
+    scope = {"path": "/abcdef123/prod", "query_string": b"", "headers": [(b"host", b"h")]}
+    refusal = authorizers.iam_refusal(scope, "us-east-1")
+    assert refusal is not None and refusal.status == 403
+
+
+@pytest.mark.parametrize("presign", [False, True], ids=["headers", "presigned-url"])
+def test_a_changed_query_string_breaks_the_signature(presign: bool) -> None:
+    scope = signed_scope(URL + "?room=1", presign)
+    scope["query_string"] = scope["query_string"].replace(b"room=1", b"room=2")
+    refusal = authorizers.iam_refusal(scope, "us-east-1")
+    assert refusal is not None and refusal.error_type == "InvalidSignatureException"
+
+
+@pytest.mark.parametrize("presign", [False, True], ids=["headers", "presigned-url"])
+def test_another_region_or_an_unknown_key_is_refused(presign: bool) -> None:
+    assert authorizers.iam_refusal(signed_scope(URL, presign, "eu-west-1"), "us-east-1")
+    assert authorizers.iam_refusal(signed_scope(URL, presign, key="AKIANOBODY"), "us-east-1")
+
+
+def test_a_presigned_url_is_accepted_until_it_expires() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    scope = signed_scope(URL, presign=True)
+    now = datetime.now(UTC)
+    assert authorizers.iam_refusal(scope, "us-east-1", now=now + timedelta(seconds=50)) is None
+    expired = authorizers.iam_refusal(scope, "us-east-1", now=now + timedelta(seconds=70))
+    assert expired is not None and expired.message == "Signature expired"
+    early = authorizers.iam_refusal(scope, "us-east-1", now=now - timedelta(minutes=6))
+    assert early is not None and early.status == 403
