@@ -7,10 +7,15 @@ data in test_integration_plan.py.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from local_aws import events
 from local_aws.deployments import DeployedApi, Integration, IntegrationResponse
@@ -18,11 +23,13 @@ from local_aws.integrations import (
     INTERNAL_SERVER_ERROR,
     THREADS_PER_API,
     Integrations,
+    _call_mock,
     _call_service,
     _proxy_outcome,
     _service_outcome,
     reply_frame,
 )
+from local_aws.service_calls import moto_calls
 from local_aws.settings import Settings
 
 
@@ -205,3 +212,130 @@ def test_the_matching_response_template_renders_the_answer() -> None:
         aws_integration(responses=responses), _request(), DEPLOYED, 200, "{}"
     )
     assert (outcome.status, outcome.body) == (200, "200 T")
+
+
+# --------------------------------------------------------------------------------------
+# MOCK, and the service calls that need a moto in process
+# --------------------------------------------------------------------------------------
+
+
+def mock_integration(
+    template: str | None = "{\"statusCode\": $input.path('$.code')}",
+    responses: tuple[IntegrationResponse, ...] = (),
+    passthrough: str | None = None,
+) -> Integration:
+    return Integration(
+        integration_id="m1",
+        integration_type="MOCK",
+        uri=None,
+        method=None,
+        credentials_arn=None,
+        request_templates={"$default": template} if template is not None else {},
+        template_selection_expression="\\$default",
+        passthrough_behavior=passthrough,
+        timeout_seconds=29.0,
+        responses=responses,
+    )
+
+
+def _message(body: str) -> events.Request:
+    request = _request()
+    return events.Request(request.client, "MESSAGE", "mock", request.request_id, 0, body=body)
+
+
+MOCK_RESPONSES = (
+    IntegrationResponse("/2\\d\\d/", "\\$default", {"$default": '{"ok": $context.status}'}),
+    IntegrationResponse("/4\\d\\d/", "\\$default", {"$default": "refused"}),
+)
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [("201", (201, '{"ok": 201}', None)), ("404", (404, "refused", None))],
+)
+def test_a_mock_answers_with_the_response_its_status_selects(code: str, expected) -> None:
+    outcome = _call_mock(
+        DEPLOYED, mock_integration(responses=MOCK_RESPONSES), _message('{"code": ' + code + "}")
+    )
+    assert (outcome.status, outcome.body, outcome.error) == expected
+
+
+def test_a_mock_template_without_a_status_is_an_internal_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    outcome = _call_mock(DEPLOYED, mock_integration(responses=MOCK_RESPONSES), _message("{}"))
+    assert (outcome.status, outcome.error) == (500, INTERNAL_SERVER_ERROR)
+    assert "statusCode should be an integer" in caplog.text
+
+
+def test_a_mock_without_templates_answers_200_and_sends_nothing() -> None:
+    outcome = _call_mock(DEPLOYED, mock_integration(template=None), _message("hi"))
+    assert (outcome.status, outcome.body, outcome.error) == (200, None, None)
+    refused = _call_mock(
+        DEPLOYED, mock_integration(template=None, passthrough="NEVER"), _message("")
+    )
+    assert (refused.status, refused.error) == (415, "Unsupported Media Type")
+
+
+SQS_URI = "arn:aws:apigateway:eu-west-1:sqs:path/123456789012/jobs"
+SQS_TEMPLATE = {"$default": "Action=SendMessage&MessageBody=$util.urlEncode($input.body)"}
+
+
+def test_a_form_request_without_its_content_type_is_not_sent(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    integration = dataclasses.replace(aws_integration(uri=SQS_URI), request_templates=SQS_TEMPLATE)
+    outcome = _call_service(DEPLOYED, integration, _request())
+    assert (outcome.status, outcome.error) == (500, INTERNAL_SERVER_ERROR)
+    assert "integration.request.header.Content-Type" in caplog.text
+
+
+@pytest.fixture
+def moto_sqs() -> Iterator[Any]:
+    with mock_aws():
+        client = boto3.client("sqs", region_name="eu-west-1")
+        client.create_queue(QueueName="jobs")
+        yield client
+
+
+def test_moto_answers_an_sqs_request_in_xml(moto_sqs) -> None:
+    form = "application/x-www-form-urlencoded"
+    status, answer = moto_calls.call(
+        "sqs",
+        "eu-west-1",
+        "123456789012",
+        "123456789012/jobs",
+        "Action=SendMessage&MessageBody=hello",
+        {"Content-Type": form},
+    )
+    assert status == 200 and "<SendMessageResponse" in answer
+    url = moto_sqs.get_queue_url(QueueName="jobs")["QueueUrl"]
+    [message] = moto_sqs.receive_message(QueueUrl=url)["Messages"]
+    assert message["Body"] == "hello"
+    status, answer = moto_calls.call(
+        "sqs",
+        "eu-west-1",
+        "123456789012",
+        "123456789012/missing",
+        "Action=SendMessage&MessageBody=hello",
+        {"Content-Type": form},
+    )
+    assert status == 400 and "NonExistentQueue" in answer
+
+
+def test_an_action_moto_does_not_implement_is_a_400_that_says_so(
+    moto_sqs, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, _ = moto_calls.call(
+        "states",
+        "eu-west-1",
+        "123456789012",
+        "",
+        "{}",
+        {
+            "Content-Type": "application/x-amz-json-1.0",
+            "X-Amz-Target": "AWSStepFunctions.StartSyncExecution",
+        },
+    )
+    assert status == 400
+    assert "moto does not implement this states action" in caplog.text
