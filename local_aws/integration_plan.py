@@ -8,6 +8,7 @@ Lambda worker) is `local_aws.integrations`' job, the one step with effects.
     service_target(uri)                      which service action (AWS integrations)
     lambda_function_arn(uri, stage_vars)     which function (AWS and AWS_PROXY Lambda)
     mock_status(rendered)                    the status a MOCK integration answers with
+    lambda_event(rendered)                   the event of a non-proxy Lambda integration
     request_template / passthrough_body      how the request becomes the service request
     render_request                           the request template, rendered
     service_call(...)                        everything the call needs, IAM resource included
@@ -17,6 +18,7 @@ Lambda worker) is `local_aws.integrations`' job, the one step with effects.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -130,6 +132,22 @@ def mock_status(rendered: str, from_template: bool) -> int | None:
     if isinstance(status, int) and not isinstance(status, bool) and 100 <= status <= 599:
         return status
     return None if from_template else 200
+
+
+class NotAnEvent(ValueError):
+    """A rendered Lambda request template that is not JSON: Lambda refuses such a payload
+    (InvalidRequestContentException)."""
+
+
+def lambda_event(rendered: str) -> object:
+    """The event a non-proxy Lambda integration invokes the function with: the rendered
+    template as JSON (an empty rendering is `{}`). Raises `NotAnEvent`."""
+    if not rendered.strip():
+        return {}
+    try:
+        return json.loads(rendered)
+    except (ValueError, RecursionError) as error:
+        raise NotAnEvent(f"the request template did not render JSON: {error}") from error
 
 
 def request_params(request: events.Request) -> dict[str, dict[str, str]]:

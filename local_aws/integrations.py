@@ -158,14 +158,9 @@ class Integrations:
         if body is None:  # no template matched and passthrough is not allowed
             return Outcome(415, error="Unsupported Media Type")
         try:
-            event = json.loads(body) if body.strip() else {}
-        except ValueError as error:
-            # Lambda refuses a payload that is not JSON (InvalidRequestContentException).
-            logger.warning(
-                "route %s: the request template did not render JSON, so Lambda refuses it: %s",
-                request.route_key,
-                error,
-            )
+            event = integration_plan.lambda_event(body)
+        except integration_plan.NotAnEvent as error:
+            logger.warning("route %s: %s, so Lambda refuses it", request.route_key, error)
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
         result = await self._runtime.invoke(function, event)
         self._logs.add(deployed.account_id, deployed.region, function.name, result)

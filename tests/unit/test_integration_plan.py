@@ -10,8 +10,10 @@ import pytest
 from local_aws import events
 from local_aws.deployments import Integration, IntegrationResponse
 from local_aws.integration_plan import (
+    NotAnEvent,
     ResponsePlan,
     ServiceTarget,
+    lambda_event,
     lambda_function_arn,
     mock_status,
     passthrough_body,
@@ -427,3 +429,12 @@ def test_a_lambda_error_message_selects_the_integration_response(error_message, 
         responses = responses[:2]
     selected = select_integration_response(responses, error_message)
     assert selected is not None and selected.key == expected
+
+
+def test_a_lambda_event_is_the_rendered_json() -> None:
+    assert lambda_event('{"text": "hi"}') == {"text": "hi"}
+    assert lambda_event("  \n") == {}  # nothing rendered: an empty event
+    assert lambda_event("[1]") == [1]
+    for broken in ('{"text": hi}', "[" * 5000 + "]" * 5000):
+        with pytest.raises(NotAnEvent):
+            lambda_event(broken)
