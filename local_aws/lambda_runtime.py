@@ -30,7 +30,10 @@ A function cannot hang, bloat or outlive local_aws:
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
+import functools
+import io
 import itertools
 import json
 import os
@@ -40,6 +43,7 @@ import sys
 import tempfile
 import uuid
 import weakref
+import zipfile
 from collections import deque
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -293,6 +297,39 @@ def unsupported_runtime(function: FunctionConfig) -> str:
         f"{function.name}: it runs python3.x and {', '.join(sorted(NODE_RUNTIMES))} functions. "
         "Change the function's Runtime to one of those."
     )
+
+
+def inline_code_zip(source: str, runtime: str) -> bytes:
+    """A template's inline `Code: {ZipFile: source}` packaged as CloudFormation does: the
+    source is index.js for a Node.js runtime (moto always writes index.py)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("index.js" if runtime.startswith("nodejs") else "index.py", source)
+    return buffer.getvalue()
+
+
+def zipping_inline_node_code(create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's Lambda create from a template (the function under its classmethod), with a
+    Node.js function's inline source in index.js, where its `Handler: index.handler` looks."""
+
+    @functools.wraps(create)
+    def create_from_template(
+        cls: type,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        properties = cloudformation_json.get("Properties") or {}
+        runtime = str(properties.get("Runtime") or "")
+        source = (properties.get("Code") or {}).get("ZipFile")  # before moto replaces it
+        function = create(cls, resource_name, cloudformation_json, *args, **kwargs)
+        if isinstance(source, str) and runtime.startswith("nodejs"):
+            archive = base64.b64encode(inline_code_zip(source, runtime)).decode("ascii")
+            function.update_function_code({"ZipFile": archive})
+        return function
+
+    return create_from_template
 
 
 def node_executable() -> str:

@@ -26,7 +26,7 @@ from a2wsgi import WSGIMiddleware
 if TYPE_CHECKING:
     from a2wsgi.asgi_typing import HTTPScope
 
-from local_aws import cloudformation, services, trust, ttl
+from local_aws import cloudformation, lambda_invoke, services, trust, ttl
 from local_aws.connections import OpenConnections
 from local_aws.deployments import Deployments
 from local_aws.gateway import Gateway
@@ -148,10 +148,13 @@ class LocalAws:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 self._sweeper = asyncio.create_task(self._sweep_ttl())
+                # Lambda's Invoke API runs functions in this runtime, on this loop.
+                lambda_invoke.bind(self.runtime, asyncio.get_running_loop(), self.executor)
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._sweeper is not None:
                     self._sweeper.cancel()
+                lambda_invoke.unbind()
                 await self.runtime.close()
                 self.executor.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})

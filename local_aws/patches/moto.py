@@ -30,7 +30,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.common_models import BaseModel
 
-from local_aws import cloudformation, lambda_packages
+from local_aws import cloudformation, lambda_invoke, lambda_packages, lambda_runtime
 
 PINNED = {"moto": "5.2.5"}
 
@@ -99,6 +99,14 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     # package): CreateFunction, UpdateFunctionCode and templates read them through these two.
     Replacement(lambda_models, "_zipfile_content", lambda_packages.refusing_bad_packages),
     Replacement(lambda_models, "_s3_content", lambda_packages.refusing_bad_packages),
+    # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
+    Replacement(lambda_models.LambdaBackend, "invoke", lambda_invoke.invoke_running_the_function),
+    # moto writes a template's inline code to index.py, even for a Node.js function.
+    Replacement(
+        LambdaFunction,
+        "create_from_cloudformation_json",
+        lambda original: classmethod(lambda_runtime.zipping_inline_node_code(original.__func__)),
+    ),
 )
 
 # moto's model lookups, cached: `install` clears them (see there).

@@ -1,0 +1,221 @@
+"""Lambda's Invoke API runs Python and Node.js functions, against a real local_aws."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import time
+import uuid
+import zipfile
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.fidelity.support import TEMPLATES
+from tests.support import deploy, wait_for
+from tests.support.clients import ask, connect
+
+PYTHON_CODE = """
+import time
+
+def handler(event, context):
+    print("python got", event)
+    if event.get("fail"):
+        raise ValueError("boom")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    return {"echo": event, "requestId": context.aws_request_id}
+"""
+
+NODE_CODE = """
+exports.handler = async (event, context) => {
+  console.log("node got", JSON.stringify(event));
+  if (event.fail) throw new TypeError("boom");
+  return { echo: event, requestId: context.awsRequestId };
+};
+"""
+
+
+def zipped(filename: str, code: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(filename, code)
+    return buffer.getvalue()
+
+
+def log_lines(local_aws, function_name: str) -> list[str]:
+    logs = local_aws.client("logs")
+    try:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{function_name}")["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
+    return [event["message"] for event in events]
+
+
+@pytest.fixture(scope="module")
+def functions(local_aws) -> dict[str, str]:
+    """One Python and one Node.js function, created with CreateFunction: name by language."""
+    role = local_aws.client("iam").create_role(
+        RoleName=f"invoke-{uuid.uuid4().hex[:8]}",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    client = local_aws.client("lambda")
+    names = {}
+    for language, runtime, filename, code in (
+        ("python", "python3.12", "index.py", PYTHON_CODE),
+        ("node", "nodejs22.x", "index.js", NODE_CODE),
+    ):
+        name = f"invoke-{language}-{uuid.uuid4().hex[:8]}"
+        client.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Role=role,
+            Handler="index.handler",
+            Code={"ZipFile": zipped(filename, code)},
+            Timeout=5,
+        )
+        names[language] = name
+    return names
+
+
+@pytest.mark.parametrize("language", ["python", "node"])
+def test_request_response_returns_the_functions_result(local_aws, functions, language) -> None:
+    response = local_aws.client("lambda").invoke(
+        FunctionName=functions[language], Payload=json.dumps({"hello": language})
+    )
+    assert response["StatusCode"] == 200
+    assert "FunctionError" not in response
+    assert response["ExecutedVersion"] == "$LATEST"
+    result = json.loads(response["Payload"].read())
+    assert result["echo"] == {"hello": language}
+    assert uuid.UUID(result["requestId"]).version == 4
+    assert "LogResult" not in response  # only with LogType=Tail
+
+
+@pytest.mark.parametrize(("language", "trace_key"), [("python", "stackTrace"), ("node", "trace")])
+def test_a_function_error_is_unhandled_with_the_error_as_payload(
+    local_aws, functions, language, trace_key
+) -> None:
+    response = local_aws.client("lambda").invoke(
+        FunctionName=functions[language], Payload=json.dumps({"fail": True})
+    )
+    assert response["StatusCode"] == 200
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorMessage"] == "boom"
+    assert error["errorType"] == ("ValueError" if language == "python" else "TypeError")
+    assert error[trace_key]
+
+
+@pytest.mark.parametrize("language", ["python", "node"])
+def test_log_type_tail_returns_the_end_of_the_logs(local_aws, functions, language) -> None:
+    response = local_aws.client("lambda").invoke(
+        FunctionName=functions[language], Payload=json.dumps({"tail": 1}), LogType="Tail"
+    )
+    logs = base64.b64decode(response["LogResult"]).decode()
+    assert f"{language} got" in logs
+    assert "END RequestId: " in logs and "REPORT RequestId: " in logs
+    assert len(base64.b64decode(response["LogResult"])) <= 4096
+
+
+def test_log_result_is_at_most_the_last_4_kb(local_aws, functions) -> None:
+    response = local_aws.client("lambda").invoke(
+        FunctionName=functions["python"], Payload=json.dumps({"pad": "x" * 10_000}), LogType="Tail"
+    )
+    tail = base64.b64decode(response["LogResult"])
+    assert len(tail) == 4096
+    assert tail.decode().rstrip().splitlines()[-1].startswith("REPORT RequestId: ")
+
+
+def test_event_answers_202_and_runs_in_the_background(local_aws, functions) -> None:
+    marker = uuid.uuid4().hex
+    started = time.monotonic()
+    response = local_aws.client("lambda").invoke(
+        FunctionName=functions["python"],
+        InvocationType="Event",
+        Payload=json.dumps({"marker": marker, "sleep": 1}),
+    )
+    assert response["StatusCode"] == 202
+    assert response["Payload"].read() == b""
+    assert time.monotonic() - started < 1  # it did not wait for the function
+    wait_for(
+        lambda: any(marker in line for line in log_lines(local_aws, functions["python"])),
+        timeout=15,
+        message="the Event invocation never ran",
+    )
+
+
+def test_dry_run_answers_204_and_runs_nothing(local_aws, functions) -> None:
+    marker = uuid.uuid4().hex
+    response = local_aws.client("lambda").invoke(
+        FunctionName=functions["node"],
+        InvocationType="DryRun",
+        Payload=json.dumps({"marker": marker}),
+    )
+    assert response["StatusCode"] == 204
+    assert response["Payload"].read() == b""
+    # A RequestResponse after it: once its line is in the logs, the dry run's would be too.
+    after = uuid.uuid4().hex
+    local_aws.client("lambda").invoke(
+        FunctionName=functions["node"], Payload=json.dumps({"marker": after})
+    )
+    lines = wait_for(
+        lambda: (
+            (found := log_lines(local_aws, functions["node"]))
+            and any(after in line for line in found)
+            and found
+        ),
+        timeout=10,
+        message="the invocation after the dry run is not in the logs",
+    )
+    assert not any(marker in line for line in lines)
+
+
+def test_invocations_are_in_cloudwatch_logs(local_aws, functions) -> None:
+    marker = uuid.uuid4().hex
+    local_aws.client("lambda").invoke(
+        FunctionName=functions["node"], Payload=json.dumps({"marker": marker})
+    )
+    wait_for(
+        lambda: any(marker in line for line in log_lines(local_aws, functions["node"])),
+        timeout=10,
+        message="the invocation's console.log line is not in the logs",
+    )
+
+
+def test_a_payload_that_is_not_json_is_refused(local_aws, functions) -> None:
+    with pytest.raises(ClientError) as raised:
+        local_aws.client("lambda").invoke(FunctionName=functions["python"], Payload=b"{not json")
+    assert raised.value.response["Error"]["Code"] == "InvalidRequestContentException"
+    assert "Could not parse request body into json" in str(raised.value)
+
+
+def test_an_unknown_function_is_not_found(local_aws) -> None:
+    with pytest.raises(ClientError) as raised:
+        local_aws.client("lambda").invoke(FunctionName="no-such-function", Payload=b"{}")
+    assert raised.value.response["Error"]["Code"] == "ResourceNotFoundException"
+
+
+def test_a_node_default_route_echoes_the_event_to_the_client(local_aws) -> None:
+    """The seed pattern: `$default` → AWS_PROXY → a Node.js echo with inline code."""
+    outputs = deploy(local_aws, "fid-node-echo", TEMPLATES / "node_echo_api.yaml")
+    ws = connect(outputs["WebSocketURL"])
+    try:
+        event = json.loads(ask(ws, {"say": "hello from node"}))
+    finally:
+        ws.close()
+    assert event["requestContext"]["routeKey"] == "$default"
+    assert event["requestContext"]["eventType"] == "MESSAGE"
+    assert json.loads(event["body"]) == {"say": "hello from node"}
