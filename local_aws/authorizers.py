@@ -107,7 +107,7 @@ def identity_values(
     local_aws does not know counts as missing.
     """
     client = request.client
-    context = events.request_context(request)
+    context: dict[str, object] | None = None  # built only if a source asks for it
     values = []
     for source in sources:
         value: object = None
@@ -119,6 +119,7 @@ def identity_values(
         elif source.startswith("stageVariables."):
             value = stage_variables.get(source.removeprefix("stageVariables."))
         elif source.startswith("context."):
+            context = context or events.request_context(request)
             value = context.get(source.removeprefix("context."))
             value = None if isinstance(value, (dict, list)) else value
         if value is None or value == "":
