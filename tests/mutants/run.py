@@ -127,9 +127,10 @@ def run_module(name: str, entry: dict, base: dict, repo: Path, sample: int | Non
     config = copy.deepcopy(base)
     config["module-path"] = entry["module-path"]
     config["test-command"] = test_command(entry["tests"])
-    config_file = repo / f".mutants-{name}.toml"
+    stem = name.replace("/", "-")
+    config_file = repo / f".mutants-{stem}.toml"
     config_file.write_text(toml.dumps({"cosmic-ray": config}))
-    session = repo / f".mutants-{name}.sqlite"
+    session = repo / f".mutants-{stem}.sqlite"
 
     def cosmic_ray(*args: str) -> None:
         subprocess.run([str(BIN / args[0]), *args[1:]], cwd=repo, check=True)
@@ -172,6 +173,11 @@ def report(outcomes: list[Outcome]) -> str:
     lines = ["| module | killed | survived | score |", "| --- | ---: | ---: | ---: |"]
     for o in outcomes:
         lines.append(f"| {o.name} | {o.killed} | {o.survived} | {o.score:.1f}% |")
+    if len(outcomes) > 1:
+        total = Outcome("all")
+        total.killed = sum(o.killed for o in outcomes)
+        total.survived = sum(o.survived for o in outcomes)
+        lines.append(f"| all | {total.killed} | {total.survived} | {total.score:.1f}% |")
     for o in outcomes:
         if o.survivors:
             lines += ["", f"Survivors in {o.name}:"]
@@ -187,10 +193,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fail-under", type=float, help="exit 1 if a module scores below")
     parser.add_argument("--report", type=Path, help="also write the report to this file")
     args = parser.parse_args(argv)
-    names = args.names or list(data["modules"])
-    unknown = sorted(set(names) - set(data["modules"]))
-    if unknown:
-        parser.error(f"no such module in {CONFIG.name}: {', '.join(unknown)}")
+    names = []
+    for wanted in args.names or list(data["modules"]):
+        # "vtl" is every "vtl/…"
+        matching = [n for n in data["modules"] if n == wanted or n.startswith(wanted + "/")]
+        if not matching:
+            parser.error(f"no such module in {CONFIG.name}: {wanted}")
+        names += [n for n in matching if n not in names]
     outcomes = []
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         repo = copy_repository(Path(tmp))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 from local_aws import events
 
@@ -54,6 +55,24 @@ def test_connect_event_has_headers_and_query() -> None:
     assert context["identity"] == {"userAgent": "agent/1.0", "sourceIp": "127.0.0.1"}
     assert context["requestId"] == context["extendedRequestId"] == "R"
     assert "body" not in event
+
+
+def test_now_is_epoch_milliseconds() -> None:
+    before = time.time() * 1000
+    now = events.now_ms()
+    after = time.time() * 1000
+    assert isinstance(now, int)
+    assert before - 1 <= now <= after + 1
+
+
+def test_no_event_is_base64_encoded() -> None:
+    for event_type, route_key in [
+        ("CONNECT", "$connect"),
+        ("MESSAGE", "$default"),
+        ("DISCONNECT", "$disconnect"),
+    ]:
+        request = events.Request(client(), event_type, route_key, "R", 1, body="hi")
+        assert events.proxy_event(request)["isBase64Encoded"] is False
 
 
 def test_connect_without_query_string_has_no_query_keys() -> None:

@@ -45,6 +45,19 @@ def test_braced_and_composite_expressions() -> None:
     )
 
 
+def test_an_index_past_the_end_or_into_an_object_selects_nothing() -> None:
+    body = parse_body('{"items": ["first"], "object": {"0": "zero"}}')
+    assert evaluate("$request.body.items[0]", body) == "first"
+    assert evaluate("$request.body.items[1]", body) == ""
+    assert evaluate("$request.body.items[5]", body) == ""
+    assert evaluate("$request.body.object[0]", body) == ""
+
+
+def test_an_object_is_written_as_java_writes_a_map() -> None:
+    body = parse_body('{"action": {"a": 1, "b": "x", "c": [true, null]}}')
+    assert evaluate("$request.body.action", body) == "{a=1, b=x, c=[true, ]}"
+
+
 def test_static_keys() -> None:
     assert static_key("\\$default") == "$default"
     assert static_key("$default") == "$default"
