@@ -121,6 +121,22 @@ def test_the_connect_mapping_template_sees_context_authorizer(local_aws, room) -
     assert item["level"] == {"S": "3"}
 
 
+def test_the_disconnect_mapping_template_sees_context_authorizer(local_aws, room) -> None:
+    value = token("member")
+    ws = connect(room["WebSocketURL"], f"?token={value}")
+    try:
+        connection_id = whoami(ws)
+    finally:
+        ws.close()
+    item = wait_for(
+        lambda: get_item(local_aws, room["MembersTableName"], f"{connection_id}#left"),
+        timeout=10,
+        message="$disconnect stored nothing",
+    )
+    assert item["principalId"] == {"S": f"user-{value}"}
+    assert item["eventType"] == {"S": "DISCONNECT"}
+
+
 def test_the_authorizer_event_is_the_documented_request_event(local_aws, room) -> None:
     value = token("member")
     ws = connect(room["WebSocketURL"], f"?token={value}&lang=en", headers=["X-Client: fidelity"])
