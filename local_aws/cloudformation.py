@@ -143,46 +143,6 @@ def validate_template_safely(validate_template: Callable[..., Any]) -> Callable[
     return handler
 
 
-def update_stack_checked(update_stack: Callable[..., Stack]) -> Callable[..., Stack]:
-    """moto's update_stack, refusing a bad template before the stack is touched.
-
-    moto records UPDATE_IN_PROGRESS and stores the new template text before it parses it.
-    """
-
-    @functools.wraps(update_stack)
-    def checked(
-        self: CloudFormationBackend, name: str, template: str, *args: Any, **kwargs: Any
-    ) -> Stack:
-        parse_template_strictly(template)
-        return update_stack(self, name, template, *args, **kwargs)
-
-    return checked
-
-
-def create_change_set_checked(
-    create_change_set: Callable[..., tuple[str, str]],
-) -> Callable[..., tuple[str, str]]:
-    """moto's create_change_set, refusing a bad template before anything is stored.
-
-    For a CREATE change set moto stores the new stack (REVIEW_IN_PROGRESS) before it parses
-    the template; a refused template would leave that stack behind.
-    """
-
-    @functools.wraps(create_change_set)
-    def checked(
-        self: CloudFormationBackend,
-        stack_name: str,
-        change_set_name: str,
-        template: str,
-        *args: Any,
-        **kwargs: Any,
-    ) -> tuple[str, str]:
-        parse_template_strictly(template)
-        return create_change_set(self, stack_name, change_set_name, template, *args, **kwargs)
-
-    return checked
-
-
 def outputs_or_none(
     outputs: Callable[[Stack], list[dict[str, Any]]],
 ) -> Callable[[Stack], list[dict[str, Any]] | None]:
@@ -263,20 +223,51 @@ def create_stack_or_roll_back(create_stack: Callable[..., Stack]) -> Callable[..
             )
             if stack is None:  # refused before anything was created
                 raise
-            try:
-                stack.resource_map.delete()
-            except Exception:  # best effort, as a rollback on AWS can fail too
-                logger.exception("rolling back stack %s failed", name)
             if isinstance(error, ValidationError):
+                _delete_resources(stack)
                 del self.stacks[stack.stack_id]
                 raise
-            reason = f"{type(error).__name__}: {error}"
-            stack._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
-            stack._add_stack_event("ROLLBACK_COMPLETE")
-            stack.status = "ROLLBACK_COMPLETE"
-            # moto's Stack has no such field and DescribeStacks does not show it (the
-            # CREATE_FAILED event does): set for whoever inspects the stack object.
-            stack.status_reason = reason  # type: ignore[attr-defined]
+            roll_back(stack, error)
             return stack
 
     return create
+
+
+def roll_back(stack: Stack, error: Exception) -> None:
+    """A stack whose creation failed: its resources deleted, ROLLBACK_COMPLETE with the reason."""
+    _delete_resources(stack)
+    reason = f"{type(error).__name__}: {error}"
+    stack._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
+    stack._add_stack_event("ROLLBACK_COMPLETE")
+    stack.status = "ROLLBACK_COMPLETE"
+    # moto's Stack has no such field and DescribeStacks does not show it (the CREATE_FAILED
+    # event does): set for whoever inspects the stack object.
+    stack.status_reason = reason  # type: ignore[attr-defined]
+
+
+def _delete_resources(stack: Stack) -> None:
+    try:
+        stack.resource_map.delete()
+    except Exception:  # best effort, as a rollback on AWS can fail too
+        logger.exception("rolling back stack %s failed", stack.name)
+
+
+def record_capabilities(stack: Stack, capabilities: list[str]) -> None:
+    """The capabilities the stack was last created or updated with, for DescribeStacks.
+
+    moto's Stack has no such field; its serializer reads `capabilities` when it is there.
+    """
+    stack.capabilities = list(capabilities)  # type: ignore[attr-defined]
+
+
+def recording_capabilities(action: Callable[..., Any]) -> Callable[..., Any]:
+    """A CreateStack or UpdateStack handler that records the request's Capabilities."""
+
+    @functools.wraps(action)
+    def handler(self: CloudFormationResponse) -> Any:
+        result = action(self)
+        stack = self.cloudformation_backend.get_stack(self._get_param("StackName"))
+        record_capabilities(stack, self._get_param("Capabilities", []))
+        return result
+
+    return handler

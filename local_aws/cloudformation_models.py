@@ -1,8 +1,8 @@
-"""CloudFormation resource models that moto lacks: `AWS::ApiGatewayV2::*` and a table's TTL.
+"""Resource models moto lacks: `AWS::ApiGatewayV2::*`, a table's TTL, a Lambda permission's id.
 
 moto deploys DynamoDB, IAM, Lambda and Logs resources itself, but has no models for
-`AWS::ApiGatewayV2::*` and ignores a table's `TimeToLiveSpecification` (reference
-local-aws-building-blocks.md §2).
+`AWS::ApiGatewayV2::*`, ignores a table's `TimeToLiveSpecification` (reference
+local-aws-building-blocks.md §2) and gives an `AWS::Lambda::Permission` no physical id.
 
 The API Gateway resource types are one table, `API_GATEWAY_V2_TYPES`: how each is created
 from its resolved properties, what Fn::GetAtt returns, how it is deleted. moto looks models up
@@ -16,12 +16,14 @@ not instances, so that state is bound to the classes once, at start-up.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, cast
 
 from moto.apigatewayv2.models import apigatewayv2_backends
+from moto.awslambda.models import lambda_backends
 from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
@@ -488,3 +490,79 @@ def bind(settings: Settings, deployments: Deployments) -> None:
     """
     ApiGatewayV2Resource.settings = settings
     ApiGatewayV2Resource.deployments = deployments
+
+
+class LambdaPermissionWithId(CloudFormationModel):
+    """moto's `AWS::Lambda::Permission` with a physical id, which moto's lacks.
+
+    With moto's, `Ref` to a permission gave the text of a Python object and stacks listed it
+    with no physical id. The id here is the name CloudFormation makes for the resource
+    (`<stack>-<logical id>-<random>`); it is also the statement id (Sid) in the function's
+    policy, so deleting the resource removes that statement. Every property of a permission
+    replaces it when it changes (AWS: "Update requires: Replacement").
+    """
+
+    def __init__(self, function_name: str, statement_id: str) -> None:
+        self.function_name = function_name
+        self.statement_id = statement_id
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.statement_id
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Lambda::Permission"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "Permission"  # no such property: the resource always gets a generated name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Id"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Id":
+            return self.statement_id
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> LambdaPermissionWithId:
+        properties = cloudformation_json["Properties"]
+        function = lambda_backends[account_id][region_name].get_function(properties["FunctionName"])
+        statement = {**properties, "StatementId": resource_name}
+        function.policy.add_statement(raw=json.dumps(statement))
+        return cls(properties["FunctionName"], resource_name)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> LambdaPermissionWithId:
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """Remove the statement; nothing to do if the function is gone already."""
+        try:
+            function = lambda_backends[account_id][region_name].get_function(self.function_name)
+        except Exception:  # moto's UnknownFunctionException: deleted before its permission
+            return
+        function.policy.del_statement(self.statement_id)
+
+    def is_created(self) -> bool:
+        return True

@@ -27,10 +27,10 @@ import moto.cloudformation.parsing as parsing
 import moto.cloudformation.responses as moto_cloudformation_responses
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import CloudFormationBackend, Stack
-from moto.cloudformation.responses import CloudFormationResponse
+from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.core.common_models import BaseModel
 
-from local_aws import cloudformation, lambda_invoke, lambda_packages, lambda_runtime
+from local_aws import change_sets, cloudformation, lambda_invoke, lambda_packages, lambda_runtime
 
 PINNED = {"moto": "5.2.5"}
 
@@ -46,6 +46,11 @@ class Replacement:
 
 def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     return object.__new__(cls)
+
+
+def _instead_of_moto_s(new: Any) -> Callable[[Any], Any]:
+    """A replacement that does not build on moto's original."""
+    return lambda _original: new
 
 
 REPLACEMENTS: tuple[Replacement, ...] = (
@@ -68,16 +73,49 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     ),
     # moto leaves a stack whose creation failed in CREATE_IN_PROGRESS; AWS rolls it back.
     Replacement(CloudFormationBackend, "create_stack", cloudformation.create_stack_or_roll_back),
-    # moto stores the new template, or a change set's new stack, before it parses the
-    # template: a bad template is refused first, as AWS refuses it.
-    Replacement(CloudFormationBackend, "update_stack", cloudformation.update_stack_checked),
+    # DescribeStacks shows the Capabilities a stack was made or updated with; an UpdateStack
+    # that changes nothing is refused ("No updates are to be performed.").
     Replacement(
-        CloudFormationBackend, "create_change_set", cloudformation.create_change_set_checked
+        CloudFormationResponse,
+        "create_stack",
+        lambda original: cloudformation.template_body_bounded(
+            cloudformation.recording_capabilities(original)
+        ),
+    ),
+    Replacement(
+        CloudFormationResponse,
+        "update_stack",
+        lambda _: cloudformation.template_body_bounded(
+            cloudformation.recording_capabilities(change_sets.update_stack)
+        ),
+    ),
+    # Change sets as AWS runs them (the path `aws cloudformation deploy` takes): moto's
+    # lose a new stack's Outputs, refuse an unchanged update, and mix up stacks.
+    Replacement(
+        CloudFormationResponse,
+        "create_change_set",
+        lambda _: cloudformation.template_body_bounded(change_sets.create_change_set),
+    ),
+    *(
+        Replacement(CloudFormationResponse, action, _instead_of_moto_s(handler))
+        for action, handler in (
+            ("describe_change_set", change_sets.describe_change_set),
+            ("execute_change_set", change_sets.execute_change_set),
+            ("delete_change_set", change_sets.delete_change_set),
+            ("list_change_sets", change_sets.list_change_sets),
+        )
+    ),
+    # A change set's tags are kept as moto's stacks keep theirs (a dict); shown as AWS's list.
+    Replacement(
+        CloudFormationResponse,
+        "RESPONSE_KEY_PATH_TO_TRANSFORMER",
+        lambda original: {**original, "DescribeChangeSetOutput.Tags": transform_dict},
     ),
     # AWS refuses a TemplateBody over 51,200 bytes in every action that takes one.
     *(
         Replacement(CloudFormationResponse, action, cloudformation.template_body_bounded)
         for action in cloudformation.TEMPLATE_ACTIONS
+        if action not in ("create_stack", "update_stack", "create_change_set")
     ),
     # ValidateTemplate: the same bound, and the body parsed safely before cfn-lint reads it.
     Replacement(

@@ -43,12 +43,12 @@ def test_each_moto_attribute_was_moto_s_own_and_is_now_replaced(
 
 
 def test_installing_twice_does_not_wrap_twice() -> None:
-    installed = vars(CloudFormationResponse)["create_stack"]
+    installed = vars(CloudFormationResponse)["get_template_summary"]
     moto_patches.install()
     patches.install()
-    assert vars(CloudFormationResponse)["create_stack"] is installed
+    assert vars(CloudFormationResponse)["get_template_summary"] is installed
     # One wrapper around moto's own handler.
-    original = moto_patches.ORIGINALS[(CloudFormationResponse, "create_stack")]
+    original = moto_patches.ORIGINALS[(CloudFormationResponse, "get_template_summary")]
     assert installed.__wrapped__ is original
 
 
@@ -58,6 +58,7 @@ def test_moto_sees_one_model_per_api_gateway_v2_type() -> None:
         assert models[resource_type] is model
         assert model.cloudformation_type() == resource_type
     assert models["AWS::DynamoDB::Table"] is cloudformation_models.DynamoDBTableWithTimeToLive
+    assert models["AWS::Lambda::Permission"] is cloudformation_models.LambdaPermissionWithId
 
 
 def test_the_iri_grammar_is_kept_out_of_a_fresh_process() -> None:

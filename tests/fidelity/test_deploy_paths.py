@@ -1,0 +1,434 @@
+"""The ways people deploy: change sets (what `aws cloudformation deploy` and `sam deploy` do),
+UpdateStack, and the AWS CLI itself, against a real local_aws.
+
+Every stack here is the deploy-path fixture (`templates/deploy_echo.yaml`): a WebSocket API
+whose `$default` route answers with a greeting (a parameter) and the message it got.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import botocore.exceptions
+import pytest
+
+from tests.fidelity.support import TEMPLATES
+from tests.support.clients import ask, connect
+
+TEMPLATE = (TEMPLATES / "deploy_echo.yaml").read_text()
+NO_CHANGES = (
+    "The submitted information didn't contain changes. "
+    "Submit different information to create a change set."
+)
+# The fields of DescribeStacks a stack made either way must share (names and ids differ).
+SHARED_FIELDS = ("StackStatus", "Parameters", "Tags", "Capabilities", "Description")
+
+
+def outputs_of(stack: dict[str, Any]) -> dict[str, str]:
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def answer(url: str, message: Any) -> dict[str, Any]:
+    ws = connect(url)
+    try:
+        return json.loads(ask(ws, message))
+    finally:
+        ws.close()
+
+
+def create_and_execute(cloudformation: Any, stack_name: str, **request: Any) -> dict[str, Any]:
+    """A CREATE change set made, waited for and executed, as `aws cloudformation deploy` does."""
+    created = cloudformation.create_change_set(
+        StackName=stack_name,
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=TEMPLATE,
+        Capabilities=["CAPABILITY_IAM"],
+        **request,
+    )
+    cloudformation.get_waiter("change_set_create_complete").wait(
+        ChangeSetName=created["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
+    cloudformation.execute_change_set(ChangeSetName=created["Id"])
+    cloudformation.get_waiter("stack_create_complete").wait(
+        StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+    )
+    return cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
+
+
+def client_error(call: Any, **kwargs: Any) -> dict[str, str]:
+    with pytest.raises(botocore.exceptions.ClientError) as raised:
+        call(**kwargs)
+    return raised.value.response["Error"]
+
+
+# ------------------------------------------------------------------------------ change sets
+
+
+def test_a_stack_made_by_a_change_set_is_the_stack_create_stack_makes(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    request = {
+        "Parameters": [{"ParameterKey": "Greeting", "ParameterValue": "hi"}],
+        "Tags": [{"Key": "team", "Value": "chat"}],
+    }
+    cloudformation.create_stack(
+        StackName="dp-direct", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"], **request
+    )
+    direct = cloudformation.describe_stacks(StackName="dp-direct")["Stacks"][0]
+    via_change_set = create_and_execute(cloudformation, "dp-via-cs", **request)
+
+    for field in SHARED_FIELDS:
+        assert via_change_set.get(field) == direct.get(field), field
+    assert via_change_set["StackStatus"] == "CREATE_COMPLETE"
+    assert via_change_set["Capabilities"] == ["CAPABILITY_IAM"]
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in via_change_set["Parameters"]} == {
+        "Greeting": "hi",
+        "StageName": "live",  # the default, listed as CreateStack lists it
+    }
+    outputs = outputs_of(via_change_set)
+    assert sorted(outputs) == sorted(outputs_of(direct))
+    assert outputs["WebSocketURL"].endswith("/live")
+    assert answer(outputs["WebSocketURL"], {"say": "x"}) == {
+        "greeting": "hi",
+        "got": '{"say": "x"}',
+    }
+    cloudformation.delete_stack(StackName="dp-direct")
+    cloudformation.delete_stack(StackName="dp-via-cs")
+
+
+def test_a_create_change_set_lists_every_resource_as_added_until_executed(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    created = cloudformation.create_change_set(
+        StackName="dp-review",
+        ChangeSetName="first",
+        ChangeSetType="CREATE",
+        TemplateBody=TEMPLATE,
+        Capabilities=["CAPABILITY_IAM"],
+        Description="the first deploy",
+    )
+    stack = cloudformation.describe_stacks(StackName="dp-review")["Stacks"][0]
+    assert stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+    assert stack["StackId"] == created["StackId"]
+    described = cloudformation.describe_change_set(ChangeSetName="first", StackName="dp-review")
+    assert (described["Status"], described["ExecutionStatus"]) == ("CREATE_COMPLETE", "AVAILABLE")
+    assert described["Description"] == "the first deploy"
+    changes = {c["ResourceChange"]["LogicalResourceId"]: c for c in described["Changes"]}
+    assert sorted(changes) == sorted(
+        [
+            *("AnswerRole", "AnswerFunction", "AnswerPermission", "EchoApi"),
+            *("AnswerIntegration", "DefaultRoute", "DefaultRouteResponse"),
+            *("EchoDeployment", "EchoStage"),
+        ]
+    )
+    assert {c["ResourceChange"]["Action"] for c in changes.values()} == {"Add"}
+    assert changes["EchoApi"]["ResourceChange"]["ResourceType"] == "AWS::ApiGatewayV2::Api"
+    summaries = cloudformation.list_change_sets(StackName="dp-review")["Summaries"]
+    assert [s["ChangeSetId"] for s in summaries] == [created["Id"]]
+
+    cloudformation.execute_change_set(ChangeSetName="first", StackName="dp-review")
+    stack = cloudformation.describe_stacks(StackName="dp-review")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["StackId"] == created["StackId"]
+    executed = cloudformation.describe_change_set(ChangeSetName=created["Id"])
+    assert executed["ExecutionStatus"] == "EXECUTE_COMPLETE"
+    events = [
+        e["ResourceStatus"]
+        for e in cloudformation.describe_stack_events(StackName="dp-review")["StackEvents"]
+        if e["LogicalResourceId"] == "dp-review"
+    ]
+    assert events[-1] == "REVIEW_IN_PROGRESS"  # newest first: the review came first
+    assert events[0] == "CREATE_COMPLETE"
+    cloudformation.delete_stack(StackName="dp-review")
+
+
+def test_an_update_change_set_lists_what_changes_and_executing_it_updates(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    stack = create_and_execute(cloudformation, "dp-update")
+    url = outputs_of(stack)["WebSocketURL"]
+    assert answer(url, {})["greeting"] == "hello"
+    without_response = TEMPLATE.replace("      - DefaultRouteResponse\n", "").replace(
+        TEMPLATE[TEMPLATE.index("  DefaultRouteResponse:") : TEMPLATE.index("  EchoDeployment:")],
+        "",
+    )
+    cloudformation.create_change_set(
+        StackName="dp-update",
+        ChangeSetName="second",
+        ChangeSetType="UPDATE",
+        TemplateBody=without_response,
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[
+            {"ParameterKey": "Greeting", "ParameterValue": "bye"},
+            {"ParameterKey": "StageName", "UsePreviousValue": True},
+        ],
+    )
+    described = cloudformation.describe_change_set(ChangeSetName="second", StackName="dp-update")
+    assert described["Status"] == "CREATE_COMPLETE"
+    changes = {
+        c["ResourceChange"]["LogicalResourceId"]: c["ResourceChange"] for c in described["Changes"]
+    }
+    # The function refers to the changed parameter; the deployment's DependsOn changed.
+    assert changes["AnswerFunction"]["Action"] == "Modify"
+    assert changes["AnswerFunction"]["Replacement"] == "False"
+    assert (
+        changes["AnswerFunction"]["PhysicalResourceId"] == outputs_of(stack)["AnswerFunctionName"]
+    )
+    assert changes["EchoDeployment"]["Action"] == "Modify"
+    assert changes["DefaultRouteResponse"]["Action"] == "Remove"
+    assert "EchoApi" not in changes
+
+    cloudformation.execute_change_set(ChangeSetName="second", StackName="dp-update")
+    updated = cloudformation.describe_stacks(StackName="dp-update")["Stacks"][0]
+    assert updated["StackStatus"] == "UPDATE_COMPLETE"
+    assert outputs_of(updated)["WebSocketURL"] == url
+    assert {p["ParameterKey"]: p["ParameterValue"] for p in updated["Parameters"]} == {
+        "Greeting": "bye",
+        "StageName": "live",
+    }
+    resources = cloudformation.describe_stack_resources(StackName="dp-update")["StackResources"]
+    assert "DefaultRouteResponse" not in {r["LogicalResourceId"] for r in resources}
+    # Executing deleted the stack's other change sets (the first is kept, executed).
+    assert [
+        s["ChangeSetName"]
+        for s in cloudformation.list_change_sets(StackName="dp-update")["Summaries"]
+    ] == ["second"]
+    cloudformation.delete_stack(StackName="dp-update")
+
+
+def test_an_update_change_set_without_changes_fails_with_aws_reason(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    create_and_execute(
+        cloudformation,
+        "dp-same",
+        Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hey"}],
+        Tags=[{"Key": "team", "Value": "chat"}],
+    )
+    # As `aws cloudformation deploy` sends it: every parameter UsePreviousValue, same tags.
+    created = cloudformation.create_change_set(
+        StackName="dp-same",
+        ChangeSetName="again",
+        ChangeSetType="UPDATE",
+        TemplateBody=TEMPLATE,
+        Capabilities=["CAPABILITY_IAM"],
+        Parameters=[
+            {"ParameterKey": "Greeting", "UsePreviousValue": True},
+            {"ParameterKey": "StageName", "UsePreviousValue": True},
+        ],
+        Tags=[{"Key": "team", "Value": "chat"}],
+    )
+    with pytest.raises(botocore.exceptions.WaiterError):
+        cloudformation.get_waiter("change_set_create_complete").wait(
+            ChangeSetName=created["Id"], WaiterConfig={"Delay": 1, "MaxAttempts": 3}
+        )
+    described = cloudformation.describe_change_set(ChangeSetName=created["Id"])
+    assert (described["Status"], described["ExecutionStatus"]) == ("FAILED", "UNAVAILABLE")
+    assert described["StatusReason"] == NO_CHANGES
+    error = client_error(cloudformation.execute_change_set, ChangeSetName=created["Id"])
+    assert error["Code"] == "InvalidChangeSetStatus"
+    assert cloudformation.describe_stacks(StackName="dp-same")["Stacks"][0]["StackStatus"] == (
+        "CREATE_COMPLETE"
+    )
+    # A different tag is a change (AWS applies it to the stack's resources).
+    retagged = cloudformation.create_change_set(
+        StackName="dp-same",
+        ChangeSetName="retag",
+        ChangeSetType="UPDATE",
+        UsePreviousTemplate=True,
+        Parameters=[{"ParameterKey": "Greeting", "UsePreviousValue": True}],
+        Tags=[{"Key": "team", "Value": "voice"}],
+    )
+    assert cloudformation.describe_change_set(ChangeSetName=retagged["Id"])["Status"] == (
+        "CREATE_COMPLETE"
+    )
+    cloudformation.delete_stack(StackName="dp-same")
+
+
+def test_change_sets_are_found_by_name_within_their_own_stack(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    ids = {}
+    for stack_name in ("dp-names-a", "dp-names-b"):
+        ids[stack_name] = cloudformation.create_change_set(
+            StackName=stack_name,
+            ChangeSetName="same-name",
+            ChangeSetType="CREATE",
+            TemplateBody=TEMPLATE,
+        )["Id"]
+    for stack_name, change_set_id in ids.items():
+        described = cloudformation.describe_change_set(
+            ChangeSetName="same-name", StackName=stack_name
+        )
+        assert (described["ChangeSetId"], described["StackName"]) == (change_set_id, stack_name)
+    missing = client_error(
+        cloudformation.describe_change_set, ChangeSetName="other", StackName="dp-names-a"
+    )
+    assert (missing["Code"], missing["Message"]) == (
+        "ChangeSetNotFound",
+        "ChangeSet [other] does not exist",
+    )
+    cloudformation.delete_change_set(ChangeSetName="same-name", StackName="dp-names-a")
+    assert cloudformation.list_change_sets(StackName="dp-names-a")["Summaries"] == []
+    assert len(cloudformation.list_change_sets(StackName="dp-names-b")["Summaries"]) == 1
+    # The stack a deleted CREATE change set made stays in review, as on AWS.
+    stack = cloudformation.describe_stacks(StackName="dp-names-a")["Stacks"][0]
+    assert stack["StackStatus"] == "REVIEW_IN_PROGRESS"
+    for stack_name in ids:
+        cloudformation.delete_stack(StackName=stack_name)
+
+
+def test_change_set_requests_aws_refuses_are_refused(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    create_and_execute(cloudformation, "dp-refused")
+    exists = client_error(
+        cloudformation.create_change_set,
+        StackName="dp-refused",
+        ChangeSetName="again",
+        ChangeSetType="CREATE",
+        TemplateBody=TEMPLATE,
+    )
+    assert exists["Code"] == "AlreadyExistsException"
+    assert exists["Message"] == (
+        "Stack [dp-refused] already exists and cannot be created again with the changeSet [again]."
+    )
+    unknown = client_error(
+        cloudformation.create_change_set,
+        StackName="dp-refused",
+        ChangeSetName="unknown",
+        ChangeSetType="UPDATE",
+        TemplateBody=TEMPLATE,
+        Parameters=[{"ParameterKey": "Colour", "ParameterValue": "red"}],
+    )
+    assert (unknown["Code"], unknown["Message"]) == (
+        "ValidationError",
+        "Parameters: [Colour] do not exist in the template",
+    )
+    required = TEMPLATE.replace("    Default: hello\n", "")
+    missing = client_error(
+        cloudformation.create_change_set,
+        StackName="dp-refused-new",
+        ChangeSetName="missing",
+        ChangeSetType="CREATE",
+        TemplateBody=required,
+    )
+    assert (missing["Code"], missing["Message"]) == (
+        "ValidationError",
+        "Parameters: [Greeting] must have values",
+    )
+    no_stack = client_error(
+        cloudformation.create_change_set,
+        StackName="dp-never-made",
+        ChangeSetName="update",
+        ChangeSetType="UPDATE",
+        TemplateBody=TEMPLATE,
+    )
+    assert (no_stack["Code"], no_stack["Message"]) == (
+        "ValidationError",
+        "Stack [dp-never-made] does not exist",
+    )
+    stacks = {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]}
+    assert not {"dp-refused-new", "dp-never-made"} & stacks
+    cloudformation.delete_stack(StackName="dp-refused")
+
+
+def test_change_sets_per_stack_are_bounded(local_aws) -> None:
+    from local_aws.change_sets import MAX_CHANGE_SETS_PER_STACK
+
+    cloudformation = local_aws.client("cloudformation")
+    small = "Resources:\n  Topic:\n    Type: AWS::SNS::Topic\n"
+    for number in range(MAX_CHANGE_SETS_PER_STACK):
+        cloudformation.create_change_set(
+            StackName="dp-many", ChangeSetName=f"cs{number}", TemplateBody=small
+        )
+    refused = client_error(
+        cloudformation.create_change_set,
+        StackName="dp-many",
+        ChangeSetName="one-more",
+        TemplateBody=small,
+    )
+    assert refused["Code"] == "LimitExceededException"
+    assert "DeleteChangeSet" in refused["Message"]
+    cloudformation.delete_change_set(ChangeSetName="cs0", StackName="dp-many")
+    cloudformation.create_change_set(
+        StackName="dp-many", ChangeSetName="one-more", TemplateBody=small
+    )
+    cloudformation.delete_stack(StackName="dp-many")
+
+
+# ------------------------------------------------------------------------------ update_stack
+
+
+def test_update_stack_without_changes_is_refused_as_aws_refuses_it(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="dp-no-update",
+        TemplateBody=TEMPLATE,
+        Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hey"}],
+    )
+    for parameters in (
+        [{"ParameterKey": "Greeting", "ParameterValue": "hey"}],
+        [{"ParameterKey": "Greeting", "UsePreviousValue": True}],
+    ):
+        error = client_error(
+            cloudformation.update_stack,
+            StackName="dp-no-update",
+            TemplateBody=TEMPLATE,
+            Parameters=parameters,
+        )
+        assert (error["Code"], error["Message"]) == (
+            "ValidationError",
+            "No updates are to be performed.",
+        )
+    # The same template in other words (a comment, other spacing) is no change either.
+    reworded = "# the same stack\n" + TEMPLATE.replace("Type: String", "Type:   String")
+    error = client_error(
+        cloudformation.update_stack,
+        StackName="dp-no-update",
+        TemplateBody=reworded,
+        Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hey"}],
+    )
+    assert error["Message"] == "No updates are to be performed."
+    # Leaving a parameter out means its default: a change.
+    cloudformation.update_stack(StackName="dp-no-update", TemplateBody=TEMPLATE)
+    stack = cloudformation.describe_stacks(StackName="dp-no-update")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert answer(outputs_of(stack)["WebSocketURL"], {})["greeting"] == "hello"
+    cloudformation.delete_stack(StackName="dp-no-update")
+
+
+# ------------------------------------------------------------------------------ Lambda::Permission
+
+
+def test_a_lambda_permission_has_a_physical_id_that_ref_returns(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    stack = create_and_execute(cloudformation, "dp-permission")
+    permission_id = outputs_of(stack)["AnswerPermissionId"]
+    assert re.fullmatch(r"dp-permission-AnswerPermission-[A-Z0-9]{12}", permission_id)
+    resources = {
+        r["LogicalResourceId"]: r
+        for r in cloudformation.describe_stack_resources(StackName="dp-permission")[
+            "StackResources"
+        ]
+    }
+    assert resources["AnswerPermission"]["PhysicalResourceId"] == permission_id
+    function = outputs_of(stack)["AnswerFunctionName"]
+    policy = json.loads(local_aws.client("lambda").get_policy(FunctionName=function)["Policy"])
+    assert [statement["Sid"] for statement in policy["Statement"]] == [permission_id]
+    # The API may still invoke the function: the permission is the one the gateway checks.
+    assert answer(outputs_of(stack)["WebSocketURL"], {})["greeting"] == "hello"
+    cloudformation.delete_stack(StackName="dp-permission")
+
+
+def test_deleting_a_permission_removes_its_statement(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    stack = create_and_execute(cloudformation, "dp-unpermitted")
+    function = outputs_of(stack)["AnswerFunctionName"]
+    without = TEMPLATE.replace(
+        TEMPLATE[TEMPLATE.index("  AnswerPermission:") : TEMPLATE.index("  EchoApi:")], ""
+    ).replace("  AnswerPermissionId:\n    Value: !Ref AnswerPermission\n", "")
+    cloudformation.update_stack(
+        StackName="dp-unpermitted", TemplateBody=without, Capabilities=["CAPABILITY_IAM"]
+    )
+    lambda_client = local_aws.client("lambda")
+    error = client_error(lambda_client.get_policy, FunctionName=function)
+    assert error["Code"] == "ResourceNotFoundException"
+    cloudformation.delete_stack(StackName="dp-unpermitted")
