@@ -8,6 +8,7 @@ trip costs several milliseconds, a direct dispatch a fraction of one (§7.3, §1
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterable
@@ -18,13 +19,19 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 LOCK = threading.RLock()
 
 
+@functools.cache
+def moto_dispatcher() -> DomainDispatcherApplication:
+    """moto's request dispatch, one per process: HTTP requests and the integrations' in-process
+    calls share its per-service apps. Call it only while holding `LOCK`."""
+    return DomainDispatcherApplication(create_backend_app)
+
+
 def wsgi_app() -> Callable[..., Iterable[bytes]]:
     """moto's server as a WSGI app that holds the lock while it handles a request."""
-    moto_app = DomainDispatcherApplication(create_backend_app)
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         with LOCK:
-            body = b"".join(moto_app(environ, start_response))
+            body = b"".join(moto_dispatcher()(environ, start_response))
         return [body]
 
     return app

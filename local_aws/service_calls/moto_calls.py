@@ -9,11 +9,10 @@ error codes). About 2 ms a call.
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterable
 from typing import Any
 
+# werkzeug comes with moto[server]: moto itself reads every request through it.
 from werkzeug.test import EnvironBuilder
 
 from local_aws import services
@@ -23,13 +22,6 @@ logger = logging.getLogger(__name__)
 # moto routes a request to its service by the SigV4 credential scope; nothing checks the
 # signature inside the process, so this one only names the service and the region.
 _SCOPE = "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20200101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=0"  # noqa: E501
-
-
-@functools.cache
-def _dispatcher() -> Callable[..., Iterable[bytes]]:
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    return DomainDispatcherApplication(create_backend_app)
 
 
 def call(
@@ -62,7 +54,7 @@ def call(
 
     try:
         with services.LOCK:
-            chunks = b"".join(_dispatcher()(environ, start_response))
+            chunks = b"".join(services.moto_dispatcher()(environ, start_response))
     except NotImplementedError as missing:
         logger.error("moto does not implement this %s action: %s", service, missing)
         return 400, f"UnknownOperationException: {missing}"

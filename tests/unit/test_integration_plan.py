@@ -438,3 +438,11 @@ def test_a_lambda_event_is_the_rendered_json() -> None:
     for broken in ('{"text": hi}', "[" * 5000 + "]" * 5000):
         with pytest.raises(NotAnEvent):
             lambda_event(broken)
+
+
+def test_a_static_selection_expression_picks_a_content_type_style_key() -> None:
+    templates = {"application/json": "json", "$default": "default"}
+    assert request_template(integration(templates, selection="application/json"), "{}") == "json"
+    # `\$default` selects `$default`, never a content-type key: with neither, passthrough.
+    only_json = integration({"application/json": "json"}, selection="\\$default")
+    assert request_template(only_json, "{}") is None
