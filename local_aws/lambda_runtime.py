@@ -95,7 +95,11 @@ class LambdaRuntime:
         """Run the function on `event`. Errors of any kind come back in the result."""
         request_id = request_id or str(uuid.uuid4())
         if not can_run(function.runtime):
-            return _failed(request_id, "Runtime.InvalidRuntime", unsupported_runtime(function))
+            return _failed(
+                request_id,
+                "Runtime.InvalidRuntime",
+                unsupported_runtime(function.runtime, function.name),
+            )
         if self._closed:
             return _failed(request_id, "Runtime.Unknown", "the Lambda runtime is closed")
         try:
@@ -290,13 +294,31 @@ def can_run(runtime: str) -> bool:
     return runtime.startswith("python3") or runtime in NODE_RUNTIMES
 
 
-def unsupported_runtime(function: FunctionConfig) -> str:
+def unsupported_runtime(runtime: str, function_name: str) -> str:
     """What a user reads when local_aws cannot run the function's runtime."""
     return (
-        f"local_aws cannot run the runtime {function.runtime!r} of the function "
-        f"{function.name}: it runs python3.x and {', '.join(sorted(NODE_RUNTIMES))} functions. "
+        f"local_aws cannot run the runtime {runtime!r} of the function "
+        f"{function_name}: it runs python3.x and {', '.join(sorted(NODE_RUNTIMES))} functions. "
         "Change the function's Runtime to one of those."
     )
+
+
+def refusing_runtimes_it_cannot_run(create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's CreateFunction (and a template's AWS::Lambda::Function), refusing a runtime
+    local_aws has no worker for with InvalidParameterValueException, at deploy time rather
+    than at the first invocation. A container image function (no Runtime) is left to
+    invocation, which reports Runtime.InvalidRuntime."""
+    from moto.awslambda.exceptions import InvalidParameterValueException
+
+    @functools.wraps(create)
+    def create_function(backend: Any, spec: dict[str, Any]) -> Any:
+        runtime = spec.get("Runtime")
+        if runtime and not can_run(str(runtime)):
+            name = str(spec.get("FunctionName", ""))
+            raise InvalidParameterValueException(unsupported_runtime(str(runtime), name))
+        return create(backend, spec)
+
+    return create_function
 
 
 def inline_code_zip(source: str, runtime: str) -> bytes:

@@ -139,6 +139,12 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     Replacement(lambda_models, "_s3_content", lambda_packages.refusing_bad_packages),
     # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
     Replacement(lambda_models.LambdaBackend, "invoke", lambda_invoke.invoke_running_the_function),
+    # moto creates a function of any runtime; one local_aws cannot run is refused at deploy.
+    Replacement(
+        lambda_models.LambdaBackend,
+        "create_function",
+        lambda_runtime.refusing_runtimes_it_cannot_run,
+    ),
     # moto writes a template's inline code to index.py, even for a Node.js function.
     Replacement(
         LambdaFunction,

@@ -219,3 +219,43 @@ def test_a_node_default_route_echoes_the_event_to_the_client(local_aws) -> None:
     assert event["requestContext"]["routeKey"] == "$default"
     assert event["requestContext"]["eventType"] == "MESSAGE"
     assert json.loads(event["body"]) == {"say": "hello from node"}
+
+
+@pytest.mark.parametrize("runtime", ["java21", "nodejs12.x"])
+def test_a_runtime_local_aws_cannot_run_is_refused_at_create_function(
+    local_aws, functions, runtime
+) -> None:
+    role = local_aws.client("lambda").get_function(FunctionName=functions["python"])[
+        "Configuration"
+    ]["Role"]
+    with pytest.raises(ClientError) as raised:
+        local_aws.client("lambda").create_function(
+            FunctionName=f"cannot-run-{uuid.uuid4().hex[:8]}",
+            Runtime=runtime,
+            Role=role,
+            Handler="index.handler",
+            Code={"ZipFile": zipped("index.py", PYTHON_CODE)},
+        )
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    message = raised.value.response["Error"]["Message"]
+    assert f"local_aws cannot run the runtime '{runtime}'" in message
+    assert "Change the function's Runtime" in message
+
+
+def test_a_stack_with_a_runtime_local_aws_cannot_run_rolls_back_naming_it(local_aws) -> None:
+    body = (TEMPLATES / "node_echo_api.yaml").read_text().replace("nodejs24.x", "java21")
+    cloudformation = local_aws.client("cloudformation")
+    name = f"fid-java-{uuid.uuid4().hex[:8]}"
+    cloudformation.create_stack(StackName=name, TemplateBody=body)
+    stack = wait_for(
+        lambda: (
+            (found := cloudformation.describe_stacks(StackName=name)["Stacks"][0])
+            and found["StackStatus"].endswith("COMPLETE")
+            and found
+        ),
+        timeout=20,
+        message="the stack never finished",
+    )
+    assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    assert "local_aws cannot run the runtime 'java21'" in stack["StackStatusReason"]
+    cloudformation.delete_stack(StackName=name)
