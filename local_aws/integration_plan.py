@@ -319,17 +319,30 @@ class ResponsePlan:
     template: str | None = None  # the response template to render; None: the answer as is
 
 
+# `IntegrationResponse.TemplateSelectionExpression` may name the status (reference §3.3).
+_STATUS_SELECTION = re.compile(r"^\$\{?integration\.response\.statuscode\}?$")
+
+
 def response_plan(
-    responses: tuple[IntegrationResponse, ...], value: int | str | None
+    responses: tuple[IntegrationResponse, ...], value: int | str | None, status: int | None = None
 ) -> ResponsePlan:
-    """Pick the integration response for the selection ``value`` and its response template."""
+    """Pick the integration response for the selection ``value`` and its response template.
+
+    The template is the one the response's own selection expression names: a static key,
+    or ``status`` for `${integration.response.statuscode}`; else its `$default` template.
+    """
     if not responses:
         return ResponsePlan(matched=True)
     selected = select_integration_response(responses, value)
     if selected is None:
         return ResponsePlan(matched=False)
-    key = routing.static_key(selected.template_selection_expression) or "$default"
-    return ResponsePlan(matched=True, template=selected.response_templates.get(key))
+    expression = selected.template_selection_expression
+    if expression and status is not None and _STATUS_SELECTION.match(expression):
+        key = str(status)
+    else:
+        key = routing.static_key(expression) or "$default"
+    templates = selected.response_templates
+    return ResponsePlan(matched=True, template=templates.get(key, templates.get("$default")))
 
 
 def render_response(

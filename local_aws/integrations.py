@@ -408,7 +408,7 @@ def _integration_outcome(
     ``selection`` is what their keys are matched against: the status, or for Lambda the
     function's `errorMessage` (None: the function succeeded).
     """
-    plan = integration_plan.response_plan(integration.responses, selection)
+    plan = integration_plan.response_plan(integration.responses, selection, status)
     if not plan.matched:
         # API Gateway never passes the service's raw answer on when no integration response
         # matches: it fails the request with this log line (REST APIs' documented behaviour;

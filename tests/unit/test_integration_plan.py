@@ -446,3 +446,15 @@ def test_a_static_selection_expression_picks_a_content_type_style_key() -> None:
     # `\$default` selects `$default`, never a content-type key: with neither, passthrough.
     only_json = integration({"application/json": "json"}, selection="\\$default")
     assert request_template(only_json, "{}") is None
+
+
+def test_a_response_template_may_be_selected_by_the_status() -> None:
+    chosen = IntegrationResponse(
+        key="$default",
+        template_selection_expression="${integration.response.statuscode}",
+        response_templates={"404": "not found", "$default": "other"},
+    )
+    assert response_plan((chosen,), 404, status=404) == ResponsePlan(True, "not found")
+    assert response_plan((chosen,), 200, status=200) == ResponsePlan(True, "other")  # fallback
+    static = IntegrationResponse("$default", "missing", {"$default": "fallback"})
+    assert response_plan((static,), 200) == ResponsePlan(True, "fallback")
