@@ -339,3 +339,33 @@ def test_an_action_moto_does_not_implement_is_a_400_that_says_so(
     )
     assert status == 400
     assert "moto does not implement this states action" in caplog.text
+
+
+def test_the_role_may_be_named_by_a_stage_variable(moto_sqs) -> None:
+    """`${stageVariables.role}` in CredentialsArn is the stage's role (reference: stage
+    variables may name the credentials' role ARN); the call then runs through moto."""
+    iam = boto3.client("iam", region_name="eu-west-1")
+    iam.create_role(RoleName="sender-dev", AssumeRolePolicyDocument="{}")
+    iam.put_role_policy(
+        RoleName="sender-dev",
+        PolicyName="send",
+        PolicyDocument=(
+            '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", '
+            '"Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:eu-west-1:123456789012:jobs"}]}'
+        ),
+    )
+    integration = dataclasses.replace(
+        aws_integration(
+            uri=SQS_URI,
+            credentials_arn="arn:aws:iam::123456789012:role/sender-${stageVariables.env}",
+        ),
+        request_templates=SQS_TEMPLATE,
+        request_parameters={
+            "integration.request.header.Content-Type": "'application/x-www-form-urlencoded'"
+        },
+    )
+    dev = dataclasses.replace(DEPLOYED, stage_variables={"env": "dev"})
+    outcome = _call_service(dev, integration, _request())
+    assert outcome.status == 200 and "<SendMessageResponse" in (outcome.body or "")
+    prod = dataclasses.replace(DEPLOYED, stage_variables={"env": "prod"})  # no such role
+    assert _call_service(prod, integration, _request()).error == INTERNAL_SERVER_ERROR
