@@ -25,6 +25,10 @@ def handler(event, context):
         raise ValueError("boom")
     if event.get("sleep"):
         time.sleep(event["sleep"])
+    if event.get("call_moto"):  # local_aws's own API, while local_aws answers the Invoke
+        import boto3
+
+        return {"tables": boto3.client("dynamodb").list_tables()["TableNames"]}
     return {"echo": event, "requestId": context.aws_request_id}
 """
 
@@ -117,6 +121,19 @@ def test_a_function_error_is_unhandled_with_the_error_as_payload(
     assert error["errorMessage"] == "boom"
     assert error["errorType"] == ("ValueError" if language == "python" else "TypeError")
     assert error[trace_key]
+
+
+def test_a_function_that_calls_local_aws_during_its_invoke_gets_an_answer(
+    local_aws, functions
+) -> None:
+    """The Invoke request waits with moto's lock given back, or this would never answer."""
+    started = time.monotonic()
+    response = local_aws.client("lambda").invoke(
+        FunctionName=functions["python"], Payload=json.dumps({"call_moto": True})
+    )
+    assert "FunctionError" not in response
+    assert isinstance(json.loads(response["Payload"].read())["tables"], list)
+    assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("language", ["python", "node"])
@@ -259,3 +276,26 @@ def test_a_stack_with_a_runtime_local_aws_cannot_run_rolls_back_naming_it(local_
     assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
     assert "local_aws cannot run the runtime 'java21'" in stack["StackStatusReason"]
     cloudformation.delete_stack(StackName=name)
+
+
+@pytest.mark.parametrize(
+    ("kind", "limit"), [("RequestResponse", 6 * 1024 * 1024), ("Event", 1024 * 1024)]
+)
+def test_a_payload_over_aws_quota_is_refused(local_aws, functions, kind, limit) -> None:
+    payload = json.dumps({"pad": "x" * limit}).encode()
+    with pytest.raises(ClientError) as raised:
+        local_aws.client("lambda").invoke(
+            FunctionName=functions["python"], InvocationType=kind, Payload=payload
+        )
+    assert raised.value.response["Error"]["Code"] == "RequestTooLargeException"
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 413
+    assert f"Request must be smaller than {limit} bytes" in str(raised.value)
+
+
+def test_an_unknown_invocation_type_is_refused(local_aws, functions) -> None:
+    with pytest.raises(ClientError) as raised:
+        local_aws.client("lambda").invoke(
+            FunctionName=functions["python"], InvocationType="Later", Payload=b"{}"
+        )
+    assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert "use RequestResponse, Event or DryRun" in str(raised.value)
