@@ -95,6 +95,11 @@ def test_lambda_error_message_selects_the_integration_response(ws) -> None:
     assert answer == {"error": "bad text: fail"}
 
 
+def test_lambda_without_a_permission_for_this_api_is_not_invoked(local_aws, ws) -> None:
+    assert INTERNAL_SERVER_ERROR.match(ask(ws, {"action": "unpermitted"}))
+    assert "may not invoke fid-more-unpermitted from" in local_aws.log()
+
+
 # ---------------------------------------------------------------- SQS
 
 
