@@ -128,8 +128,9 @@ def function_config(function: Any) -> FunctionConfig:
         arn=function.function_arn,
         handler=function.handler or "",
         runtime=function.run_time or "",
-        code_zip=function.code_bytes,
-        code_sha256=function.code_sha_256,
+        # A container image function has no zip (and no runtime): Runtime.InvalidRuntime.
+        code_zip=getattr(function, "code_bytes", b"") or b"",
+        code_sha256=getattr(function, "code_sha_256", "") or "",
         environment=dict(function.environment_vars or {}),
         timeout_seconds=float(function.timeout),
         memory_mb=int(function.memory_size),

@@ -812,7 +812,7 @@ def test_node_es_modules() -> None:
     run(scenario)
 
 
-def test_node_context_object_and_environment() -> None:
+def test_node_context_object_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     code = """
     exports.handler = async (event, context) => {
       const before = context.getRemainingTimeInMillis();
@@ -851,11 +851,8 @@ def test_node_context_object_and_environment() -> None:
         assert context["executionEnv"] == f"AWS_Lambda_{NODE}"
         assert context["leaked"] is None
 
-    os.environ["LOCAL_AWS_TEST_SERVER_ONLY"] = "secret"
-    try:
-        run(scenario)
-    finally:
-        del os.environ["LOCAL_AWS_TEST_SERVER_ONLY"]
+    monkeypatch.setenv("LOCAL_AWS_TEST_SERVER_ONLY", "secret")
+    run(scenario)
 
 
 def test_node_console_lines_are_in_the_logs_with_aws_prefixes() -> None:
