@@ -9,8 +9,10 @@
 //     worker -> local_aws   "R" ready   (empty)          once, after init
 //                           "L" log     text the function printed or logged
 //                           "T" truncated (empty)        output past the limit was dropped
-//                           "D" done    {"id", "duration_ms", "max_memory_mb", "payload" or "error"}
-//                                       and "exiting": true if the worker ends after it
+//                           "D" done    {"id", "duration_ms", "max_memory_mb",
+//                                        "payload" or "error", "exiting"?}
+//
+// ("exiting": true says the worker ends after this invocation, after an uncaught error.)
 //
 // local_aws starts it as `node --max-old-space-size=<MemorySize> lambda_worker.js <function
 // arn> <local_aws pid>`, with the function's environment and cwd = the unpacked package:
@@ -124,7 +126,8 @@ function errorShape(error) {
 }
 
 function logError(label, error) {
-  const shape = { errorType: error.errorType, errorMessage: error.errorMessage, stack: error.trace };
+  const { errorType, errorMessage, trace } = error;
+  const shape = { errorType, errorMessage, stack: trace };
   logLine("ERROR", [`${label} \t${JSON.stringify(shape)}`]);
 }
 
@@ -132,7 +135,8 @@ class Fault extends Error {
   // An error of the runtime itself (bad handler, missing module...), not of the function.
   constructor(errorType, message, stack) {
     super(message);
-    this.error = { errorType, errorMessage: message, trace: stack ? String(stack).split("\n") : [] };
+    const trace = stack ? String(stack).split("\n") : [];
+    this.error = { errorType, errorMessage: message, trace };
   }
 }
 
@@ -276,7 +280,7 @@ function runHandler(handler, request) {
 let current = null; // settles the invocation in flight, for errors outside the handler
 
 function doneBody(id, started, outcome) {
-  const done = { id, duration_ms: performanceNow() - started, max_memory_mb: maxMemoryMb() };
+  const done = { id, duration_ms: performance.now() - started, max_memory_mb: maxMemoryMb() };
   if (exiting) done.exiting = true;
   let error = null;
   if ("error" in outcome) {
@@ -284,7 +288,9 @@ function doneBody(id, started, outcome) {
     error = thrown instanceof Fault ? thrown.error : errorShape(thrown);
     if (!(thrown instanceof Fault)) {
       const sdk = missingSdk(thrown);
-      if (sdk !== null) error = { ...error, errorType: "Runtime.ImportModuleError", errorMessage: sdk };
+      if (sdk !== null) {
+        error = { ...error, errorType: "Runtime.ImportModuleError", errorMessage: sdk };
+      }
     }
   } else {
     try {
@@ -302,10 +308,6 @@ function doneBody(id, started, outcome) {
   return Buffer.from(JSON.stringify({ ...done, error }), "utf8");
 }
 
-function performanceNow() {
-  return performance.now();
-}
-
 // Errors thrown outside the handler's own call (a timer, an unawaited promise) end the
 // execution environment on AWS: the invocation in flight fails, and the worker exits.
 function fatal(label, errorType, thrown) {
@@ -320,7 +322,9 @@ function fatal(label, errorType, thrown) {
     process.exit(129);
   }
 }
-process.on("uncaughtException", (error) => fatal("Uncaught Exception", errorShape(error).errorType, error));
+process.on("uncaughtException", (error) =>
+  fatal("Uncaught Exception", errorShape(error).errorType, error),
+);
 process.on("unhandledRejection", (reason) =>
   fatal("Unhandled Promise Rejection", "Runtime.UnhandledPromiseRejection", reason),
 );
@@ -349,7 +353,8 @@ async function main() {
   if (process.argv[3]) watchParent(Number(process.argv[3]));
   let handler;
   try {
-    handler = await loadHandler(process.env.LAMBDA_TASK_ROOT || process.cwd(), process.env._HANDLER || "");
+    const root = process.env.LAMBDA_TASK_ROOT || process.cwd();
+    handler = await loadHandler(root, process.env._HANDLER || "");
   } catch (thrown) {
     const fault = thrown instanceof Fault ? thrown : null;
     const error = fault ? fault.error : errorShape(thrown);
@@ -370,7 +375,8 @@ async function main() {
     while (buffer.length >= HEADER_BYTES) {
       const size = buffer.readUInt32BE(0);
       if (buffer.length < HEADER_BYTES + size) break;
-      const request = JSON.parse(buffer.subarray(HEADER_BYTES, HEADER_BYTES + size).toString("utf8"));
+      const body = buffer.subarray(HEADER_BYTES, HEADER_BYTES + size);
+      const request = JSON.parse(body.toString("utf8"));
       buffer = buffer.subarray(HEADER_BYTES + size);
       busy = busy.then(() => invoke(handler, request));
     }
@@ -383,7 +389,7 @@ async function invoke(handler, request) {
   requestId = request.id;
   outputRoom = OUTPUT_LIMIT_BYTES;
   truncated = false;
-  const started = performanceNow();
+  const started = performance.now();
   const outcome = await runHandler(handler, request);
   current = null;
   sendFrame("D", doneBody(request.id, started, outcome));
