@@ -12,13 +12,14 @@ the method ARN `arn:aws:execute-api:{region}:{account}:{api}/{stage}/$connect`:
 
 An allowed connection carries `principalId` and the policy's `context` map as
 `requestContext.authorizer` in every event of the connection and as `$context.authorizer` in
-mapping templates. Decisions are cached per identity-source values for the authorizer's
-`AuthorizerResultTtlInSeconds`.
+mapping templates. The function is called for every `$connect`: the API reference says
+`AuthorizerResultTtlInSeconds` (result caching) is "Supported only for HTTP API Lambda
+authorizers", so a WebSocket API's decisions are not cached (docs/fidelity.md 1n).
 
 `AuthorizationType: AWS_IAM` instead needs a SigV4-signed handshake, in its headers or as a
 presigned URL (403 otherwise).
 
-The event, the policy check and the cache are pure (plain data in, plain data out); only
+The event and the policy check are pure (plain data in, plain data out); only
 `Authorizers.authorize` calls a function.
 """
 
@@ -28,8 +29,7 @@ import asyncio
 import json
 import logging
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -37,7 +37,7 @@ from urllib.parse import unquote
 
 from local_aws import events, iam, integration_plan, sigv4
 from local_aws.deployments import Authorizer, DeployedApi
-from local_aws.integrations import Integrations
+from local_aws.integrations import Integrations, function_config
 from local_aws.lambda_worker_process import FunctionConfig
 from local_aws.vtl.java import java_str
 
@@ -45,9 +45,6 @@ logger = logging.getLogger(__name__)
 
 # AWS quota (reference §5.1): "Lambda authorizer result size: 8 KB", not adjustable.
 MAX_RESULT_BYTES = 8 * 1024
-# Cached decisions kept at most (the least recently used goes first): identity values are
-# the client's to choose, so the cache must not grow with them.
-MAX_CACHED_DECISIONS = 1000
 
 UNAUTHORIZED = 401
 FORBIDDEN = 403
@@ -286,47 +283,6 @@ def iam_refusal(
 
 
 # --------------------------------------------------------------------------------------
-# The cache
-# --------------------------------------------------------------------------------------
-
-CacheKey = tuple[str, str, str, tuple[str, ...]]  # api, stage, authorizer, identity values
-
-
-class DecisionCache:
-    """Decisions by identity-source values, each kept for its authorizer's TTL (bounded)."""
-
-    def __init__(
-        self,
-        max_entries: int = MAX_CACHED_DECISIONS,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._entries: OrderedDict[CacheKey, tuple[float, Decision]] = OrderedDict()
-        self._max_entries = max_entries
-        self._clock = clock
-
-    def get(self, key: CacheKey) -> Decision | None:
-        entry = self._entries.get(key)
-        if entry is None:
-            return None
-        if entry[0] <= self._clock():
-            del self._entries[key]
-            return None
-        self._entries.move_to_end(key)
-        return entry[1]
-
-    def put(self, key: CacheKey, decision: Decision, ttl_seconds: float) -> None:
-        if ttl_seconds <= 0:
-            return
-        self._entries[key] = (self._clock() + ttl_seconds, decision)
-        self._entries.move_to_end(key)
-        while len(self._entries) > self._max_entries:
-            self._entries.popitem(last=False)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-# --------------------------------------------------------------------------------------
 # The call
 # --------------------------------------------------------------------------------------
 
@@ -339,7 +295,6 @@ class Authorizers:
         self._integrations = integrations
         # An authorizer is bounded like an integration (29 s on AWS), besides its own timeout.
         self._timeout_seconds = timeout_seconds
-        self._cache = DecisionCache()
 
     async def authorize(
         self, deployed: DeployedApi, request: events.Request, scope: Mapping[str, Any]
@@ -376,13 +331,9 @@ class Authorizers:
                 ", ".join(authorizer.identity_sources),
             )
             return Decision(UNAUTHORIZED)
-        key = (deployed.api_id, deployed.stage, authorizer.authorizer_id, values)
-        cached = self._cache.get(key) if authorizer.identity_sources else None
-        if cached is not None:
-            return cached
         try:
             async with asyncio.timeout(self._timeout_seconds):
-                decision, cacheable = await self._call(deployed, authorizer, request)
+                return await self._call(deployed, authorizer, request)
         except TimeoutError:
             logger.warning(
                 "authorizer %s did not answer within %s s: 500",
@@ -393,25 +344,19 @@ class Authorizers:
         except Exception:
             logger.exception("authorizer %s failed", authorizer.authorizer_id)
             return Decision(INTERNAL_SERVER_ERROR)
-        if cacheable and authorizer.identity_sources:
-            self._cache.put(key, decision, authorizer.result_ttl_seconds)
-        return decision
 
     async def _call(
         self, deployed: DeployedApi, authorizer: Authorizer, request: events.Request
-    ) -> tuple[Decision, bool]:
-        """Invoke the function and judge its answer: (decision, whether it may be cached)."""
+    ) -> Decision:
+        """Invoke the function and judge its answer."""
         function = _authorizer_function(deployed, authorizer)
         if function is None:
-            return Decision(INTERNAL_SERVER_ERROR), False
+            return Decision(INTERNAL_SERVER_ERROR)
         arn = method_arn(deployed)
         event = authorizer_event(request, deployed.stage_variables, arn)
-        # Integrations has no public handle on its runtime and logs yet: read them here only.
-        runtime, logs = self._integrations._runtime, self._integrations._logs
         started = time.monotonic()
-        result = await runtime.invoke(function, event)
+        result = await self._integrations.invoke_function(deployed, function, event)
         latency_ms = int((time.monotonic() - started) * 1000)
-        logs.add(deployed.account_id, deployed.region, function.name, result)
         if result.error is not None:
             logger.warning(
                 "authorizer %s: function %s failed: %s",
@@ -419,7 +364,7 @@ class Authorizers:
                 function.name,
                 result.error.get("errorMessage"),
             )
-            return Decision(INTERNAL_SERVER_ERROR), False
+            return Decision(INTERNAL_SERVER_ERROR)
         try:
             verdict = evaluate_response(result.payload, arn)
         except MalformedResponse as malformed:
@@ -429,7 +374,7 @@ class Authorizers:
                 function.name,
                 malformed,
             )
-            return Decision(FORBIDDEN), False
+            return Decision(FORBIDDEN)
         if not verdict.allowed:
             logger.info(
                 "authorizer %s: the policy for %s does not allow execute-api:Invoke on %s: 403",
@@ -437,8 +382,8 @@ class Authorizers:
                 verdict.principal_id,
                 arn,
             )
-            return Decision(FORBIDDEN), True
-        return Decision(200, authorizer_context(verdict, latency_ms)), True
+            return Decision(FORBIDDEN)
+        return Decision(200, authorizer_context(verdict, latency_ms))
 
 
 def _authorizer_function(deployed: DeployedApi, authorizer: Authorizer) -> FunctionConfig | None:
@@ -481,14 +426,4 @@ def _authorizer_function(deployed: DeployedApi, authorizer: Authorizer) -> Funct
     except iam.AccessDenied as denied:
         logger.warning("authorizer %s: %s", authorizer.authorizer_id, denied)
         return None
-    return FunctionConfig(
-        name=function.function_name,
-        arn=function.function_arn,
-        handler=function.handler or "",
-        runtime=function.run_time or "",
-        code_zip=function.code_bytes,
-        code_sha256=function.code_sha_256,
-        environment=dict(function.environment_vars or {}),
-        timeout_seconds=float(function.timeout),
-        memory_mb=int(function.memory_size),
-    )
+    return function_config(function)

@@ -34,7 +34,7 @@ from typing import Any, TypeVar
 from local_aws import events, iam, integration_plan, lambda_logs, services
 from local_aws.deployments import DeployedApi, Integration
 from local_aws.lambda_runtime import LambdaRuntime
-from local_aws.lambda_worker_process import FunctionConfig
+from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 from local_aws.service_calls import moto_calls
 
 logger = logging.getLogger(__name__)
@@ -107,6 +107,15 @@ class Integrations:
             logger.exception("integration of route %s failed", request.route_key)
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
 
+    async def invoke_function(
+        self, deployed: DeployedApi, function: FunctionConfig, event: Any
+    ) -> InvocationResult:
+        """Run the function on `event` (as API Gateway invokes it for `deployed`) and put its
+        logs in CloudWatch Logs; an integration, an authorizer."""
+        result = await self._runtime.invoke(function, event)
+        self._logs.add(deployed.account_id, deployed.region, function.name, result)
+        return result
+
     async def _in_thread(self, api_id: str, function: Callable[..., T], *args: Any) -> T:
         """Run a blocking call on one of this API's threads (waiting for one if it has none).
 
@@ -137,8 +146,7 @@ class Integrations:
         function = self._function(deployed, integration, request)
         if function is None:
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
-        result = await self._runtime.invoke(function, events.proxy_event(request))
-        self._logs.add(deployed.account_id, deployed.region, function.name, result)
+        result = await self.invoke_function(deployed, function, events.proxy_event(request))
         if result.error is not None:
             logger.info("function %s failed: %s", function.name, result.error.get("errorMessage"))
             return Outcome(502, error=INTERNAL_SERVER_ERROR)
@@ -162,8 +170,7 @@ class Integrations:
         except integration_plan.NotAnEvent as error:
             logger.warning("route %s: %s, so Lambda refuses it", request.route_key, error)
             return Outcome(500, error=INTERNAL_SERVER_ERROR)
-        result = await self._runtime.invoke(function, event)
-        self._logs.add(deployed.account_id, deployed.region, function.name, result)
+        result = await self.invoke_function(deployed, function, event)
         if result.error is not None:
             message = str(result.error.get("errorMessage", ""))
             logger.info("function %s failed: %s", function.name, message)
@@ -271,6 +278,11 @@ def _lookup_function(
     except iam.AccessDenied as denied:
         logger.warning("%s", denied)
         return None
+    return function_config(function)
+
+
+def function_config(function: Any) -> FunctionConfig:
+    """What the Lambda runtime needs of one of moto's functions."""
     return FunctionConfig(
         name=function.function_name,
         arn=function.function_arn,

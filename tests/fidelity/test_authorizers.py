@@ -16,16 +16,16 @@ from tests.fidelity.support import TEMPLATES
 from tests.support import LocalAwsProcess, deploy, wait_for
 from tests.support.clients import ask, connect, get_item, handshake_status, whoami
 
-CACHE_SECONDS = 2
-
 
 @pytest.fixture(scope="module")
 def room(local_aws: LocalAwsProcess) -> dict[str, str]:
-    return deploy(local_aws, "fid-authorizer", TEMPLATES / "authorizer_api.yaml", CacheSeconds="2")
+    return deploy(
+        local_aws, "fid-authorizer", TEMPLATES / "authorizer_api.yaml", CacheSeconds="300"
+    )
 
 
 def token(kind: str) -> str:
-    """A token no other test uses, so that no cached decision answers for it."""
+    """A token no other test uses, so that its calls are counted apart."""
     return f"{kind}-{uuid.uuid4().hex[:12]}"
 
 
@@ -186,25 +186,19 @@ def test_a_wildcard_resource_in_the_policy_allows(room) -> None:
         ws.close()
 
 
-# ----------------------------------------------------------------- the cache
+# ----------------------------------------------------------------- no cache
 
 
-def test_a_decision_is_cached_for_the_authorizer_ttl(local_aws, room) -> None:
-    value = token("member")
+def test_the_authorizer_is_called_for_every_connect(local_aws, room) -> None:
+    """The template sets AuthorizerResultTtlInSeconds; for a WebSocket API AWS documents it
+    as unsupported ("Supported only for HTTP API Lambda authorizers"), so nothing is cached:
+    allowed and denied tokens alike reach the function each time."""
+    member, banned = token("member"), token("banned")
     for _ in range(3):
-        connect(room["WebSocketURL"], f"?token={value}").close()
-    assert calls(local_aws, room, value) == 1
-    assert handshake_status(room["WebSocketURL"], f"?token={token('banned')}") == 403
-    time.sleep(CACHE_SECONDS + 0.5)
-    connect(room["WebSocketURL"], f"?token={value}").close()
-    assert calls(local_aws, room, value) == 2
-
-
-def test_a_denial_is_cached_too(local_aws, room) -> None:
-    value = token("banned")
-    for _ in range(2):
-        assert handshake_status(room["WebSocketURL"], f"?token={value}") == 403
-    assert calls(local_aws, room, value) == 1
+        connect(room["WebSocketURL"], f"?token={member}").close()
+        assert handshake_status(room["WebSocketURL"], f"?token={banned}") == 403
+    assert calls(local_aws, room, member) == 3
+    assert calls(local_aws, room, banned) == 3
 
 
 # ----------------------------------------------------------------- failures
@@ -214,13 +208,6 @@ def test_an_authorizer_that_raises_is_500(local_aws, room) -> None:
     value = token("raise")
     assert handshake_status(room["WebSocketURL"], f"?token={value}") == 500
     assert logged(local_aws, "authorizer", "failed", "the authorizer broke")
-
-
-def test_an_authorizer_failure_is_not_cached(local_aws, room) -> None:
-    value = token("raise")
-    for _ in range(2):
-        assert handshake_status(room["WebSocketURL"], f"?token={value}") == 500
-    assert calls(local_aws, room, value) == 2
 
 
 def test_an_authorizer_past_its_timeout_is_500(local_aws, room) -> None:

@@ -1,11 +1,11 @@
-"""Lambda REQUEST authorizers' pure parts: identity sources, the event, the policy, the cache."""
+"""Lambda REQUEST authorizers' pure parts: identity sources, the event, the policy."""
 
 from __future__ import annotations
 
 import pytest
 
 from local_aws import authorizers, events, vtl
-from local_aws.authorizers import Decision, DecisionCache, MalformedResponse, evaluate_response
+from local_aws.authorizers import MalformedResponse, evaluate_response
 from local_aws.deployments import DeployedApi
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abcdef123/prod/$connect"
@@ -273,55 +273,6 @@ def test_mapping_templates_see_context_authorizer() -> None:
         context=events.request_context(request),
     )
     assert rendered == "user-1/lobby/3"
-
-
-# ----------------------------------------------------------------------------- cache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-KEY = ("api", "prod", "auth", ("t1",))
-
-
-def test_a_cached_decision_lasts_its_ttl() -> None:
-    clock = Clock()
-    cache = DecisionCache(clock=clock)
-    cache.put(KEY, Decision(200, {"principalId": "p"}), ttl_seconds=300)
-    clock.now += 299.9
-    assert cache.get(KEY) == Decision(200, {"principalId": "p"})
-    clock.now += 0.1
-    assert cache.get(KEY) is None
-    assert len(cache) == 0
-
-
-def test_ttl_zero_caches_nothing() -> None:
-    cache = DecisionCache()
-    cache.put(KEY, Decision(403), ttl_seconds=0)
-    assert cache.get(KEY) is None
-
-
-def test_other_identity_values_are_other_entries() -> None:
-    cache = DecisionCache()
-    cache.put(KEY, Decision(403), ttl_seconds=60)
-    assert cache.get(("api", "prod", "auth", ("t2",))) is None
-    assert cache.get(("api", "other", "auth", ("t1",))) is None
-
-
-def test_the_cache_is_bounded_least_recently_used_first() -> None:
-    cache = DecisionCache(max_entries=3)
-    for token in ("a", "b", "c"):
-        cache.put(("api", "s", "auth", (token,)), Decision(200), ttl_seconds=60)
-    assert cache.get(("api", "s", "auth", ("a",))) is not None  # "a" is now the most recent
-    cache.put(("api", "s", "auth", ("d",)), Decision(200), ttl_seconds=60)
-    assert len(cache) == 3
-    assert cache.get(("api", "s", "auth", ("b",))) is None
-    assert cache.get(("api", "s", "auth", ("a",))) is not None
 
 
 # ----------------------------------------------------------------------------- AWS_IAM
