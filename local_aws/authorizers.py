@@ -37,7 +37,8 @@ from urllib.parse import unquote
 
 from local_aws import events, iam, integration_plan, sigv4
 from local_aws.deployments import Authorizer, DeployedApi
-from local_aws.integrations import Integrations, function_config
+from local_aws.integrations import Integrations
+from local_aws.lambda_runtime import function_config
 from local_aws.lambda_worker_process import FunctionConfig
 from local_aws.vtl.java import java_str
 

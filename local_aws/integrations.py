@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from local_aws import events, iam, integration_plan, lambda_logs, services
 from local_aws.deployments import DeployedApi, Integration
-from local_aws.lambda_runtime import LambdaRuntime
+from local_aws.lambda_runtime import LambdaRuntime, function_config
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 from local_aws.service_calls import moto_calls
 
@@ -279,21 +279,6 @@ def _lookup_function(
         logger.warning("%s", denied)
         return None
     return function_config(function)
-
-
-def function_config(function: Any) -> FunctionConfig:
-    """What the Lambda runtime needs of one of moto's functions."""
-    return FunctionConfig(
-        name=function.function_name,
-        arn=function.function_arn,
-        handler=function.handler or "",
-        runtime=function.run_time or "",
-        code_zip=function.code_bytes,
-        code_sha256=function.code_sha_256,
-        environment=dict(function.environment_vars or {}),
-        timeout_seconds=float(function.timeout),
-        memory_mb=int(function.memory_size),
-    )
 
 
 def _call_service(

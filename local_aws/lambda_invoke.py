@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from moto.core.exceptions import JsonRESTError
 
+from local_aws.lambda_runtime import function_config
 from local_aws.lambda_worker_process import (
     INIT_TIMEOUT_SECONDS,
     FunctionConfig,
@@ -119,22 +120,6 @@ def invoke_running_the_function(original: Callable[..., Any]) -> Callable[..., A
         return json.dumps(result.payload).encode()
 
     return invoke
-
-
-def function_config(function: Any) -> FunctionConfig:
-    """What the runtime needs of one of moto's LambdaFunction objects."""
-    return FunctionConfig(
-        name=function.function_name,
-        arn=function.function_arn,
-        handler=function.handler or "",
-        runtime=function.run_time or "",
-        # A container image function has no zip (and no runtime): Runtime.InvalidRuntime.
-        code_zip=getattr(function, "code_bytes", b"") or b"",
-        code_sha256=getattr(function, "code_sha_256", "") or "",
-        environment=dict(function.environment_vars or {}),
-        timeout_seconds=float(function.timeout),
-        memory_mb=int(function.memory_size),
-    )
 
 
 def log_tail(logs: str) -> str:

@@ -485,6 +485,22 @@ def _failed(request_id: str, error_type: str, message: str) -> InvocationResult:
     return InvocationResult(request_id, None, error, logs, 0.0)
 
 
+def function_config(function: Any) -> FunctionConfig:
+    """What the runtime needs of one of moto's LambdaFunction objects."""
+    return FunctionConfig(
+        name=function.function_name,
+        arn=function.function_arn,
+        handler=function.handler or "",
+        runtime=function.run_time or "",
+        # A container image function has no zip (and no runtime): Runtime.InvalidRuntime.
+        code_zip=getattr(function, "code_bytes", b"") or b"",
+        code_sha256=getattr(function, "code_sha_256", "") or "",
+        environment=dict(function.environment_vars or {}),
+        timeout_seconds=float(function.timeout),
+        memory_mb=int(function.memory_size),
+    )
+
+
 def moto_function_is_current(function: FunctionConfig) -> bool:
     """Whether moto's Lambda backend still has the function, with the same code.
 
