@@ -8,13 +8,18 @@ whose `$default` route answers with a greeting (a parameter) and the message it 
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import botocore.exceptions
 import pytest
 
 from tests.fidelity.support import TEMPLATES
+from tests.support import LocalAwsProcess
 from tests.support.clients import ask, connect
 
 TEMPLATE = (TEMPLATES / "deploy_echo.yaml").read_text()
@@ -432,3 +437,122 @@ def test_deleting_a_permission_removes_its_statement(local_aws) -> None:
     error = client_error(lambda_client.get_policy, FunctionName=function)
     assert error["Code"] == "ResourceNotFoundException"
     cloudformation.delete_stack(StackName="dp-unpermitted")
+
+
+# ------------------------------------------------------------------------------ the AWS CLI
+
+
+def aws(server: LocalAwsProcess, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The AWS CLI as a user runs it, pointed at `server`, reading none of the user's files."""
+    environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(home),
+        "AWS_ENDPOINT_URL": server.endpoint_url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_PAGER": "",
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "awscli", *args],
+        cwd=home,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_aws_cloudformation_deploy_creates_the_stack_and_then_has_nothing_to_do(
+    local_aws, tmp_path: Path
+) -> None:
+    template = tmp_path / "t.yaml"
+    template.write_text(TEMPLATE)
+    deploy = ("cloudformation", "deploy", "--template-file", "t.yaml", "--stack-name", "dp-cli")
+    created = aws(local_aws, tmp_path, *deploy, "--capabilities", "CAPABILITY_IAM")
+    assert created.returncode == 0, created.stdout + created.stderr
+    assert "Successfully created/updated stack - dp-cli" in created.stdout
+    cloudformation = local_aws.client("cloudformation")
+    stack = cloudformation.describe_stacks(StackName="dp-cli")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    assert stack["Capabilities"] == ["CAPABILITY_IAM"]
+    outputs = outputs_of(stack)
+    assert answer(outputs["WebSocketURL"], {"n": 1}) == {"greeting": "hello", "got": '{"n": 1}'}
+
+    # AWS CLI v1 exits 255 on an empty change set unless told otherwise; both print this.
+    again = aws(local_aws, tmp_path, *deploy, "--capabilities", "CAPABILITY_IAM")
+    assert again.returncode == 255
+    assert "No changes to deploy. Stack dp-cli is up to date" in again.stderr
+    quiet = aws(
+        local_aws,
+        tmp_path,
+        *deploy,
+        "--capabilities",
+        "CAPABILITY_IAM",
+        "--no-fail-on-empty-changeset",
+    )
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "No changes to deploy. Stack dp-cli is up to date" in quiet.stdout
+
+    # A parameter override is an update, with the other parameter kept.
+    updated = aws(
+        local_aws,
+        tmp_path,
+        *deploy,
+        "--capabilities",
+        "CAPABILITY_IAM",
+        "--parameter-overrides",
+        "Greeting=bye",
+    )
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    stack = cloudformation.describe_stacks(StackName="dp-cli")["Stacks"][0]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert outputs_of(stack) == outputs
+    assert answer(outputs["WebSocketURL"], {})["greeting"] == "bye"
+    cloudformation.delete_stack(StackName="dp-cli")
+
+
+def test_aws_cloudformation_package_uploads_local_code_and_the_packaged_stack_runs_it(
+    local_aws, tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "app.py").write_text(
+        "import json\n\n\n"
+        "def handler(event, context):\n"
+        '    return {"statusCode": 200, "body": json.dumps({"packaged": event["body"]})}\n'
+    )
+    (tmp_path / "t.yaml").write_text((TEMPLATES / "deploy_packaged.yaml").read_text())
+    local_aws.client("s3").create_bucket(Bucket="dp-artifacts")
+
+    packaged = aws(
+        local_aws,
+        tmp_path,
+        *("cloudformation", "package", "--template-file", "t.yaml"),
+        *("--s3-bucket", "dp-artifacts", "--output-template-file", "packaged.yaml"),
+    )
+    assert packaged.returncode == 0, packaged.stdout + packaged.stderr
+    rewritten = (tmp_path / "packaged.yaml").read_text()
+    assert "Code: ./src" not in rewritten
+    keys = [
+        item["Key"]
+        for item in local_aws.client("s3").list_objects_v2(Bucket="dp-artifacts")["Contents"]
+    ]
+    assert len(keys) == 1
+    assert f"S3Key: {keys[0]}" in rewritten
+    assert "S3Bucket: dp-artifacts" in rewritten
+
+    deployed = aws(
+        local_aws,
+        tmp_path,
+        *("cloudformation", "deploy", "--template-file", "packaged.yaml"),
+        *("--stack-name", "dp-packaged", "--capabilities", "CAPABILITY_IAM"),
+    )
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    stack = local_aws.client("cloudformation").describe_stacks(StackName="dp-packaged")["Stacks"][0]
+    assert answer(outputs_of(stack)["WebSocketURL"], {"hi": 2}) == {"packaged": '{"hi": 2}'}
+    local_aws.client("cloudformation").delete_stack(StackName="dp-packaged")
