@@ -220,6 +220,11 @@ def test_a_service_call_holds_what_the_execution_needs() -> None:
         (["$default", "/4\\d\\d/"], 404, "/4\\d\\d/"),  # a matching regex beats $default
         (["/2\\d\\d/"], 2000, None),  # the whole status must match
         (["/[/"], 200, None),  # an invalid regex matches nothing
+        (["/2/"], 2, "/2/"),  # the shortest regex key
+        # Only a key between slashes is a regex: "//" is not (an empty regex), nor a key
+        # slashed on one side, nor any other key, whatever is between its first and last.
+        (["//", "$default"], "", "$default"),
+        (["x200/", "/200x", "x200x", "$default"], 200, "$default"),
     ],
 )
 def test_integration_response_selection(keys, status, expected) -> None:
