@@ -27,7 +27,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import toml
+from cosmic_ray.config import serialize_config
 from cosmic_ray.work_db import WorkDB, use_db
 from cosmic_ray.work_item import TestOutcome, WorkerOutcome, WorkResult
 
@@ -129,7 +129,7 @@ def run_module(name: str, entry: dict, base: dict, repo: Path, sample: int | Non
     config["test-command"] = test_command(entry["tests"])
     stem = name.replace("/", "-")
     config_file = repo / f".mutants-{stem}.toml"
-    config_file.write_text(toml.dumps({"cosmic-ray": config}))
+    config_file.write_text(serialize_config(config))
     session = repo / f".mutants-{stem}.sqlite"
 
     def cosmic_ray(*args: str) -> None:
