@@ -488,7 +488,12 @@ def _update(
     parameters: dict[str, str],
     tags: dict[str, str] | None,
 ) -> None:
-    """moto's stack update, given every parameter's value so that none is left stale."""
+    """moto's stack update, given every parameter's value so that none is left stale.
+
+    moto marks a resource modified when a parameter it uses differs from the value the stack
+    was given; a parameter that had its default was given none, so it is filled in first.
+    """
+    stack.resource_map.input_parameters = stack_effective_parameters(stack)
     stack.update(body, role_arn, parameters=parameters, tags=tags)
     stack.parameters = parameters
 

@@ -19,7 +19,8 @@ from typing import Any
 import moto.cloudformation.parsing as parsing
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.exceptions import ValidationError
-from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack
+from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
 from local_aws import cloudformation_models, templates
@@ -234,15 +235,32 @@ def create_stack_or_roll_back(create_stack: Callable[..., Stack]) -> Callable[..
 
 
 def roll_back(stack: Stack, error: Exception) -> None:
-    """A stack whose creation failed: its resources deleted, ROLLBACK_COMPLETE with the reason."""
+    """A stack whose creation failed: its resources deleted, ROLLBACK_COMPLETE.
+
+    As on AWS, the failed resource's CREATE_FAILED event says why (or, for a failure that is
+    no resource's, the stack's ROLLBACK_IN_PROGRESS event does); the resources created are
+    deleted, each reporting DELETE_*.
+    """
+    failed = [
+        event.logical_resource_id
+        for event in stack.events
+        if event.resource_status == "CREATE_FAILED" and event.logical_resource_id != stack.name
+    ]
+    cause = f"{type(error).__name__}: {error}"
+    if failed:
+        summary = (
+            f"The following resource(s) failed to create: [{', '.join(failed)}]. "
+            "Rollback requested by user."
+        )
+    else:
+        summary = cause
+    stack._add_stack_event("ROLLBACK_IN_PROGRESS", resource_status_reason=summary)
     _delete_resources(stack)
-    reason = f"{type(error).__name__}: {error}"
-    stack._add_stack_event("CREATE_FAILED", resource_status_reason=reason)
     stack._add_stack_event("ROLLBACK_COMPLETE")
     stack.status = "ROLLBACK_COMPLETE"
-    # moto's Stack has no such field and DescribeStacks does not show it (the CREATE_FAILED
-    # event does): set for whoever inspects the stack object.
-    stack.status_reason = reason  # type: ignore[attr-defined]
+    # DescribeStacks shows it as StackStatusReason (moto's serializer reads the attribute).
+    # AWS shows the summary there; the cause itself says what to fix, so local_aws shows it.
+    stack.status_reason = cause  # type: ignore[attr-defined]
 
 
 def _delete_resources(stack: Stack) -> None:
@@ -271,3 +289,192 @@ def recording_capabilities(action: Callable[..., Any]) -> Callable[..., Any]:
         return result
 
     return handler
+
+
+# ------------------------------------------------------------------------------ resource events
+#
+# AWS reports every resource's progress as stack events, in dependency order: CREATE_IN_PROGRESS
+# then CREATE_COMPLETE (or CREATE_FAILED with the reason), the same for UPDATE_* and DELETE_*,
+# and DELETE_SKIPPED for a retained resource. moto reports only the stack's own events. moto's
+# resource map does not know its stack, so each map is given it when the stack makes it.
+
+
+def resource_map_knowing_its_stack(
+    create_resource_map: Callable[[Stack], ResourceMap],
+) -> Callable[[Stack], ResourceMap]:
+    """moto's `Stack._create_resource_map`, the map told which stack its events go to."""
+
+    @functools.wraps(create_resource_map)
+    def create(self: Stack) -> ResourceMap:
+        resource_map = create_resource_map(self)
+        resource_map.local_aws_stack = self  # type: ignore[attr-defined]
+        return resource_map
+
+    return create
+
+
+def _stack_of(resource_map: ResourceMap) -> Stack | None:
+    stack: Stack | None = getattr(resource_map, "local_aws_stack", None)
+    return stack
+
+
+def _event(
+    stack: Stack,
+    logical_id: str,
+    resource_type: str,
+    status: str,
+    physical_id: Any = "",
+    reason: str | None = None,
+) -> Event:
+    """A resource's event, timestamped now (moto's Event takes the time it is made)."""
+    return Event(
+        stack_id=stack.stack_id,
+        stack_name=stack.name,
+        logical_resource_id=logical_id,
+        physical_resource_id=physical_id if isinstance(physical_id, str) else "",
+        resource_type=resource_type,
+        resource_status=status,
+        resource_status_reason=reason,
+        resource_properties=None,
+    )
+
+
+def _record(stack: Stack, *events: Event) -> None:
+    for event in events:
+        event.sendToSns(stack.account_id, stack.region_name, stack.notification_arns)
+        stack.events.append(event)
+
+
+def _reports_events(resource_json: dict[str, Any], resource_map: ResourceMap) -> bool:
+    """Whether AWS would report this resource: it exists, by its condition and its type."""
+    condition = resource_json.get("Condition")
+    if condition and not resource_map.lazy_condition_map[condition]:
+        return False
+    return resource_json.get("Type") not in parsing.NULL_MODELS
+
+
+def creating_with_events(create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `parse_and_create_resource`, reporting CREATE_IN_PROGRESS, then COMPLETE or FAILED."""
+
+    @functools.wraps(create)
+    def created(
+        logical_id: str,
+        resource_json: dict[str, Any],
+        resources_map: ResourceMap,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        stack = _stack_of(resources_map)
+        if stack is None or not _reports_events(resource_json, resources_map):
+            return create(logical_id, resource_json, resources_map, account_id, region_name)
+        kind = resource_json.get("Type", "")
+        _record(stack, _event(stack, logical_id, kind, "CREATE_IN_PROGRESS"))
+        try:
+            resource = create(logical_id, resource_json, resources_map, account_id, region_name)
+        except Exception as error:
+            reason = f"{type(error).__name__}: {error}"
+            _record(stack, _event(stack, logical_id, kind, "CREATE_FAILED", reason=reason))
+            raise
+        physical_id = getattr(resource, "physical_resource_id", "")
+        _record(stack, _event(stack, logical_id, kind, "CREATE_COMPLETE", physical_id))
+        return resource
+
+    return created
+
+
+def updating_with_events(update: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `parse_and_update_resource`, reporting UPDATE_IN_PROGRESS and UPDATE_COMPLETE.
+
+    moto retries a resource whose update fails (another may have to change first), so only
+    an update that went through is reported; one that keeps failing fails the stack's update.
+    """
+
+    @functools.wraps(update)
+    def updated(
+        logical_id: str,
+        resource_json: dict[str, Any],
+        resources_map: ResourceMap,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        stack = _stack_of(resources_map)
+        kind = resource_json.get("Type", "")
+        started = None if stack is None else _event(stack, logical_id, kind, "UPDATE_IN_PROGRESS")
+        resource = update(logical_id, resource_json, resources_map, account_id, region_name)
+        if stack is not None and started is not None:
+            started.physical_resource_id = getattr(resource, "physical_resource_id", "") or ""
+            physical_id = started.physical_resource_id
+            _record(stack, started, _event(stack, logical_id, kind, "UPDATE_COMPLETE", physical_id))
+        return resource
+
+    return updated
+
+
+def deleting_with_events(delete_resource: Callable[..., None]) -> Callable[..., None]:
+    """moto's `ResourceMap._delete_resource`, reporting DELETE_IN_PROGRESS and DELETE_COMPLETE.
+
+    Reported once the deletion went through: moto retries one that fails (see above).
+    """
+
+    @functools.wraps(delete_resource)
+    def deleted(self: ResourceMap, parsed_resource: Any, resource_json: dict[str, Any]) -> None:
+        stack = _stack_of(self)
+        logical_id = getattr(parsed_resource, "logical_resource_id", "")
+        kind = resource_json.get("Type", "")
+        physical_id = getattr(parsed_resource, "physical_resource_id", "")
+        started = None
+        if stack is not None:
+            started = _event(stack, logical_id, kind, "DELETE_IN_PROGRESS", physical_id)
+        delete_resource(self, parsed_resource, resource_json)
+        if stack is not None and started is not None:
+            _record(stack, started, _event(stack, logical_id, kind, "DELETE_COMPLETE", physical_id))
+
+    return deleted
+
+
+def resources_in_dependency_order(self: ResourceMap) -> list[str]:
+    """Replaces moto's order (DependsOn only): Ref, GetAtt and Sub count too, as on AWS.
+
+    moto created a resource that another refers to only when the other's properties were
+    resolved, so the other's events would come first.
+    """
+    return templates.creation_order(self._resource_json_map)
+
+
+def delete_in_reverse_dependency_order(self: ResourceMap) -> None:
+    """Replaces moto's `ResourceMap.delete`: resources deleted after what depends on them.
+
+    moto deletes in no particular order and retries what fails; the retries are kept (a
+    deletion may still have to wait for another), the order is AWS's. A resource with
+    `DeletionPolicy: Retain` is kept and reported DELETE_SKIPPED, as on AWS.
+    """
+    resources: dict[str, Any] = self._resource_json_map
+    stack = _stack_of(self)
+    remaining: list[str] = []
+    for name in reversed(templates.creation_order(resources)):
+        parsed = self._parsed_resources.get(name)
+        if parsed is None or isinstance(parsed, str):  # never created (or a parameter)
+            continue
+        if resources[name].get("DeletionPolicy") == "Retain":
+            if stack is not None:
+                physical_id = getattr(parsed, "physical_resource_id", "")
+                kind = resources[name].get("Type", "")
+                _record(stack, _event(stack, name, kind, "DELETE_SKIPPED", physical_id))
+            continue
+        remaining.append(name)
+    last_error: Exception | None = None
+    while remaining:
+        failed: list[str] = []
+        for name in remaining:
+            try:
+                self._delete_resource(self._parsed_resources[name], resources[name])
+            except Exception as error:  # wait for another deletion, and try again
+                last_error = error
+                failed.append(name)
+            else:
+                self._parsed_resources.pop(name)
+        if len(failed) == len(remaining):
+            break
+        remaining = failed
+    if remaining and last_error is not None:
+        raise last_error

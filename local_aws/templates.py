@@ -443,16 +443,53 @@ def _dangling(value: Any, names: set[str], resources: dict[str, Any]) -> list[st
     return sorted(set(missing))
 
 
-def check_cycles(template: dict[str, Any]) -> None:
-    """Refuse resources that depend on each other, directly or through others."""
-    resources: dict[str, Any] = template["Resources"]
-    edges = {
+def dependencies(resources: dict[str, Any]) -> dict[str, set[str]]:
+    """For each resource, the resources it needs first: DependsOn, and Ref/GetAtt/Sub uses."""
+    return {
         name: (
             {str(target) for target in _depends_on(resource) if target in resources}
             | referenced_resources(resource.get("Properties"), resources)
         )
+        if isinstance(resource, dict)
+        else set()
         for name, resource in resources.items()
     }
+
+
+def creation_order(resources: dict[str, Any]) -> list[str]:
+    """The resources in an order CloudFormation may create them: each after what it needs.
+
+    Template order is kept where dependencies allow. Templates with cycles are refused before
+    this is used; a cycle here still ends (its members come in template order).
+    """
+    edges = dependencies(resources)
+    order: list[str] = []
+    placed: set[str] = set()
+    for start in resources:
+        # Depth first without recursion: a deep chain of resources cannot exhaust the stack.
+        path: list[tuple[str, list[str]]] = [(start, sorted(edges[start]))]
+        visiting = {start}
+        while path:
+            name, pending = path[-1]
+            if name in placed:
+                path.pop()
+                continue
+            while pending and (pending[-1] in placed or pending[-1] in visiting):
+                pending.pop()
+            if pending:
+                target = pending.pop()
+                visiting.add(target)
+                path.append((target, sorted(edges[target])))
+                continue
+            path.pop()
+            placed.add(name)
+            order.append(name)
+    return order
+
+
+def check_cycles(template: dict[str, Any]) -> None:
+    """Refuse resources that depend on each other, directly or through others."""
+    edges = dependencies(template["Resources"])
     cyclic = in_cycles(edges)
     if cyclic:
         raise refuse(f"Circular dependency between resources: [{', '.join(sorted(cyclic))}]")

@@ -27,6 +27,7 @@ import moto.cloudformation.parsing as parsing
 import moto.cloudformation.responses as moto_cloudformation_responses
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import CloudFormationBackend, Stack
+from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.core.common_models import BaseModel
 
@@ -70,6 +71,20 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     # One stack whose output cannot be resolved would fail DescribeStacks for every stack.
     Replacement(
         Stack, "outputs", lambda original: property(cloudformation.outputs_or_none(original.fget))
+    ),
+    # AWS reports each resource's progress as stack events, in dependency order; moto reports
+    # only the stack's own, creates in DependsOn order and deletes in no particular order.
+    Replacement(Stack, "_create_resource_map", cloudformation.resource_map_knowing_its_stack),
+    Replacement(parsing, "parse_and_create_resource", cloudformation.creating_with_events),
+    Replacement(parsing, "parse_and_update_resource", cloudformation.updating_with_events),
+    Replacement(ResourceMap, "_delete_resource", cloudformation.deleting_with_events),
+    Replacement(
+        ResourceMap,
+        "_ResourceMap__get_resources_in_dependency_order",  # moto's private name, mangled
+        _instead_of_moto_s(cloudformation.resources_in_dependency_order),
+    ),
+    Replacement(
+        ResourceMap, "delete", _instead_of_moto_s(cloudformation.delete_in_reverse_dependency_order)
     ),
     # moto leaves a stack whose creation failed in CREATE_IN_PROGRESS; AWS rolls it back.
     Replacement(CloudFormationBackend, "create_stack", cloudformation.create_stack_or_roll_back),

@@ -556,3 +556,100 @@ def test_aws_cloudformation_package_uploads_local_code_and_the_packaged_stack_ru
     stack = local_aws.client("cloudformation").describe_stacks(StackName="dp-packaged")["Stacks"][0]
     assert answer(outputs_of(stack)["WebSocketURL"], {"hi": 2}) == {"packaged": '{"hi": 2}'}
     local_aws.client("cloudformation").delete_stack(StackName="dp-packaged")
+
+
+# ------------------------------------------------------------------------------ stack events
+
+
+def events_oldest_first(cloudformation: Any, stack_id: str) -> list[dict[str, Any]]:
+    paginator = cloudformation.get_paginator("describe_stack_events")
+    pages = paginator.paginate(StackName=stack_id)
+    return [event for page in pages for event in page["StackEvents"]][::-1]
+
+
+def test_each_resource_reports_its_progress_in_dependency_order(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    retained = TEMPLATE.replace(
+        "  AnswerRole:\n    Type: AWS::IAM::Role\n",
+        "  AnswerRole:\n    Type: AWS::IAM::Role\n    DeletionPolicy: Retain\n",
+    )
+    stack_id = cloudformation.create_stack(
+        StackName="dp-events", TemplateBody=retained, Capabilities=["CAPABILITY_IAM"]
+    )["StackId"]
+    created = events_oldest_first(cloudformation, stack_id)
+    stamps = [event["Timestamp"] for event in created]
+    assert stamps == sorted(stamps)
+    steps = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in created]
+    assert steps[0] == ("dp-events", "CREATE_IN_PROGRESS")
+    assert steps[-1] == ("dp-events", "CREATE_COMPLETE")
+    resources = [name for name, status in steps[1:-1] if status == "CREATE_IN_PROGRESS"]
+    assert len(resources) == 9
+    for name in resources:  # each one: in progress, then complete, nothing between
+        start = steps.index((name, "CREATE_IN_PROGRESS"))
+        assert steps[start + 1] == (name, "CREATE_COMPLETE")
+
+    def before(first: str, then: str) -> bool:
+        return steps.index((first, "CREATE_COMPLETE")) < steps.index((then, "CREATE_IN_PROGRESS"))
+
+    assert before("AnswerRole", "AnswerFunction")  # GetAtt
+    assert before("EchoApi", "AnswerPermission")  # Sub
+    assert before("AnswerFunction", "AnswerIntegration")
+    assert before("DefaultRouteResponse", "EchoDeployment")  # DependsOn
+    assert before("EchoDeployment", "EchoStage")  # Ref
+    complete = {
+        e["LogicalResourceId"]: e for e in created if e["ResourceStatus"] == "CREATE_COMPLETE"
+    }
+    assert complete["AnswerFunction"]["ResourceType"] == "AWS::Lambda::Function"
+    assert complete["EchoStage"]["PhysicalResourceId"] == "live"
+
+    cloudformation.update_stack(
+        StackName="dp-events",
+        TemplateBody=retained,
+        Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "moved"}],
+    )
+    updated = events_oldest_first(cloudformation, stack_id)[len(created) :]
+    assert [(e["LogicalResourceId"], e["ResourceStatus"]) for e in updated] == [
+        ("dp-events", "UPDATE_IN_PROGRESS"),
+        ("AnswerFunction", "UPDATE_IN_PROGRESS"),
+        ("AnswerFunction", "UPDATE_COMPLETE"),
+        ("dp-events", "UPDATE_COMPLETE"),
+    ]
+
+    cloudformation.delete_stack(StackName="dp-events")
+    deleted = events_oldest_first(cloudformation, stack_id)[len(created) + len(updated) :]
+    steps = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in deleted]
+    assert steps[0] == ("dp-events", "DELETE_IN_PROGRESS")
+    assert steps[-1] == ("dp-events", "DELETE_COMPLETE")
+    assert ("AnswerRole", "DELETE_SKIPPED") in steps
+    assert ("AnswerRole", "DELETE_COMPLETE") not in steps
+
+    def deleted_before(first: str, then: str) -> bool:
+        return steps.index((first, "DELETE_COMPLETE")) < steps.index((then, "DELETE_IN_PROGRESS"))
+
+    assert deleted_before("EchoStage", "EchoDeployment")
+    assert deleted_before("AnswerIntegration", "AnswerFunction")
+    assert deleted_before("AnswerPermission", "EchoApi")
+    role = complete["AnswerRole"]["PhysicalResourceId"]
+    local_aws.client("iam").delete_role(RoleName=role)  # retained: the test removes it
+
+
+def test_a_failed_resource_reports_why_and_the_rollback_deletes_what_was_made(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    broken = TEMPLATE.replace("      Runtime: python3.12\n", "      Runtime: python2.1\n")
+    stack_id = cloudformation.create_stack(
+        StackName="dp-broken", TemplateBody=broken, Capabilities=["CAPABILITY_IAM"]
+    )["StackId"]
+    events = events_oldest_first(cloudformation, stack_id)
+    steps = [(e["LogicalResourceId"], e["ResourceStatus"]) for e in events]
+    failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+    assert [e["LogicalResourceId"] for e in failed] == ["AnswerFunction"]
+    assert "python2.1" in failed[0]["ResourceStatusReason"]
+    rollback = steps.index(("dp-broken", "ROLLBACK_IN_PROGRESS"))
+    assert events[rollback]["ResourceStatusReason"] == (
+        "The following resource(s) failed to create: [AnswerFunction]. Rollback requested by user."
+    )
+    assert steps.index(("AnswerFunction", "CREATE_FAILED")) < rollback
+    assert ("AnswerRole", "DELETE_COMPLETE") in steps[rollback:]
+    assert ("AnswerFunction", "DELETE_IN_PROGRESS") not in steps  # never made
+    assert steps[-1] == ("dp-broken", "ROLLBACK_COMPLETE")
+    cloudformation.delete_stack(StackName="dp-broken")

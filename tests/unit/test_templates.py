@@ -330,3 +330,29 @@ def test_loader_leaves_pyyaml_loaders_alone() -> None:
     # The safe loader's tags are its own; PyYAML's SafeLoader must not learn them.
     assert "!Ref" not in yaml.SafeLoader.yaml_constructors
     assert "!Ref" in templates.TemplateLoader.yaml_constructors
+
+
+def test_creation_order_puts_each_resource_after_what_it_refers_to() -> None:
+    resources = {
+        "Function": {"Type": "T", "Properties": {"Role": {"Fn::GetAtt": ["Role", "Arn"]}}},
+        "Stage": {"Type": "T", "Properties": {"DeploymentId": {"Ref": "Deployment"}}},
+        "Deployment": {"Type": "T", "DependsOn": "Route"},
+        "Route": {"Type": "T", "Properties": {"Target": {"Fn::Sub": "integrations/${Api}"}}},
+        "Api": {"Type": "T"},
+        "Role": {"Type": "T", "Properties": {"Name": {"Ref": "AWS::StackName"}}},
+    }
+    order = templates.creation_order(resources)
+    assert sorted(order) == sorted(resources)
+    for name, needs in templates.dependencies(resources).items():
+        assert all(order.index(need) < order.index(name) for need in needs), name
+    assert order.index("Role") < order.index("Function")
+    assert order.index("Api") < order.index("Route") < order.index("Deployment")
+    # Template order where nothing constrains it.
+    assert templates.creation_order({"B": {"Type": "T"}, "A": {"Type": "T"}}) == ["B", "A"]
+
+
+def test_creation_order_of_a_long_chain_needs_no_deep_recursion() -> None:
+    chain = {f"R{i}": {"Type": "T", "DependsOn": f"R{i + 1}"} for i in range(5000)}
+    chain["R5000"] = {"Type": "T"}
+    order = templates.creation_order(chain)
+    assert order[0] == "R5000" and order[-1] == "R0"
