@@ -296,6 +296,9 @@ def test_stage_variables_are_replaced_in_a_lambda_uri() -> None:
         ('{"statusCode": "200"}', True, None),  # a string is not an integer
         ('{"statusCode": true}', True, None),
         ('{"statusCode": 99}', True, None),  # not an HTTP status
+        ('{"statusCode": 100}', True, 100),  # the lowest and highest statuses
+        ('{"statusCode": 599}', True, 599),
+        ('{"statusCode": 600}', True, None),
         ('{"statusCode": }', True, None),  # the template rendered broken JSON
         ("", True, None),
         ("hello", False, 200),  # passed through without a template: 200
@@ -315,6 +318,17 @@ def test_only_static_header_parameters_are_sent() -> None:
         "integration.request.querystring.a": "'1'",  # not a header
     }
     assert static_headers(parameters) == {"X-Amz-Target": "AWSEvents.PutEvents"}
+
+
+def test_a_static_header_is_quoted_on_both_sides() -> None:
+    header = "integration.request.header."
+    parameters = {
+        header + "Empty": "''",  # an empty static value
+        header + "Quote": "'",  # one quote is not a quoted value
+        header + "Left": "'open",
+        header + "Right": "close'",
+    }
+    assert static_headers(parameters) == {"Empty": ""}
 
 
 # --------------------------------------------------------------------------------------
@@ -374,6 +388,9 @@ def test_an_sns_publish_is_checked_on_every_topic_it_names() -> None:
     assert (call.permission, call.resource_arns) == ("sns:Publish", (topic,))
     both = call_for(uri, f"Action=Publish&TopicArn={topic}&TargetArn={topic}2", FORM)
     assert both.resource_arns == (topic, topic + "2")
+    assert both.resource_arn == topic  # the first
+    body = f"Action=Publish&TopicArn={topic}&TargetArn={topic}2"
+    assert resource_arn("sns", "eu-west-1", ACCOUNT, body) == topic
     assert call_for(uri, "Action=Publish&PhoneNumber=1", FORM).resource_arns == ("*",)
 
 
@@ -463,3 +480,10 @@ def test_a_response_template_may_be_selected_by_the_status() -> None:
     assert response_plan((chosen,), 200, status=200) == ResponsePlan(True, "other")  # fallback
     static = IntegrationResponse("$default", "missing", {"$default": "fallback"})
     assert response_plan((static,), 200) == ResponsePlan(True, "fallback")
+
+
+def test_a_static_response_selection_expression_picks_its_key_whatever_the_status() -> None:
+    templates = {"application/json": "json", "200": "by status", "$default": "other"}
+    static = IntegrationResponse("$default", "application/json", templates)
+    assert response_plan((static,), 200, status=200) == ResponsePlan(True, "json")
+    assert response_plan((static,), 200) == ResponsePlan(True, "json")
