@@ -23,7 +23,7 @@ from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
-from local_aws import cloudformation_models, templates
+from local_aws import cloudformation_models, sam, templates
 from local_aws.deployments import Deployments
 from local_aws.settings import Settings
 
@@ -77,7 +77,7 @@ def parse_template_strictly(template: str | dict[str, Any]) -> dict[str, Any]:
         return template
     if template is None:
         raise ValidationError(message="Either Template URL or Template Body must be specified.")
-    parsed = templates.parse(template)
+    parsed = templates.parse(template, expand=sam.expand)
     unsupported = unsupported_types(parsed)
     if unsupported:
         raise ValidationError(

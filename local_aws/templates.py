@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import yaml
@@ -246,7 +246,9 @@ def check_structure(template: Any) -> None:
     """Refuse a parsed template whose sections AWS would not accept."""
     if not isinstance(template, dict):
         raise refuse("Template format error: unsupported structure.")
-    unknown = sorted(str(key) for key in template if key not in SECTIONS)
+    # `Globals` belongs to SAM templates, which the SAM transform expands away.
+    sections = SECTIONS | {"Globals"} if _declares_sam(template) else SECTIONS
+    unknown = sorted(str(key) for key in template if key not in sections)
     if unknown:
         raise refuse(
             f"Template format error: Invalid template property or properties [{', '.join(unknown)}]"
@@ -288,6 +290,12 @@ def check_structure(template: Any) -> None:
     for entry in [*resources.values(), *(template.get("Outputs") or {}).values()]:
         if not isinstance(entry.get("Condition", ""), str):
             raise refuse("Template format error: a Condition member must be a condition name")
+
+
+def _declares_sam(template: dict[str, Any]) -> bool:
+    declared = template.get("Transform")
+    names = declared if isinstance(declared, list) else [declared]
+    return "AWS::Serverless-2016-10-31" in names
 
 
 def _check_count(kind: str, section: dict[str, Any], maximum: int) -> None:
@@ -511,10 +519,22 @@ def in_cycles(edges: dict[str, set[str]]) -> set[str]:
     return set(remaining)
 
 
-def parse(body: str | bytes, max_bytes: int = MAX_URL_BYTES) -> dict[str, Any]:
-    """A template body parsed safely and checked as AWS checks it before CreateStack."""
+def parse(
+    body: str | bytes,
+    max_bytes: int = MAX_URL_BYTES,
+    expand: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A template body parsed safely and checked as AWS checks it before CreateStack.
+
+    `expand` runs the template's transforms between the structure checks and the reference
+    checks, as CloudFormation does: a SAM template may refer to resources only its expansion
+    makes (a function's implicit role), and the expansion is checked again.
+    """
     template = parse_body(body, max_bytes)
     check_structure(template)
+    if expand is not None and "Transform" in template:
+        template = expand(template)
+        check_structure(template)
     check_references(template)
     check_cycles(template)
     return template

@@ -31,7 +31,14 @@ from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.core.common_models import BaseModel
 
-from local_aws import change_sets, cloudformation, lambda_invoke, lambda_packages, lambda_runtime
+from local_aws import (
+    change_sets,
+    cloudformation,
+    lambda_invoke,
+    lambda_packages,
+    lambda_runtime,
+    sam,
+)
 
 PINNED = {"moto": "5.2.5"}
 
@@ -94,14 +101,16 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         CloudFormationResponse,
         "create_stack",
         lambda original: cloudformation.template_body_bounded(
-            cloudformation.recording_capabilities(original)
+            sam.requiring_auto_expand(cloudformation.recording_capabilities(original))
         ),
     ),
     Replacement(
         CloudFormationResponse,
         "update_stack",
         lambda _: cloudformation.template_body_bounded(
-            cloudformation.recording_capabilities(change_sets.update_stack)
+            sam.requiring_auto_expand(
+                cloudformation.recording_capabilities(change_sets.update_stack)
+            )
         ),
     ),
     # Change sets as AWS runs them (the path `aws cloudformation deploy` takes): moto's
@@ -120,6 +129,8 @@ REPLACEMENTS: tuple[Replacement, ...] = (
             ("list_change_sets", change_sets.list_change_sets),
         )
     ),
+    # GetTemplate's `TemplateStage=Processed`: the template after its transforms (SAM).
+    Replacement(CloudFormationResponse, "get_template", sam.processed_template),
     # A change set's tags are kept as moto's stacks keep theirs (a dict); shown as AWS's list.
     Replacement(
         CloudFormationResponse,

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -653,3 +654,165 @@ def test_a_failed_resource_reports_why_and_the_rollback_deletes_what_was_made(lo
     assert ("AnswerFunction", "DELETE_IN_PROGRESS") not in steps  # never made
     assert steps[-1] == ("dp-broken", "ROLLBACK_COMPLETE")
     cloudformation.delete_stack(StackName="dp-broken")
+
+
+# ------------------------------------------------------------------------------ SAM
+
+SAM_TEMPLATE = (TEMPLATES / "sam_echo.yaml").read_text()
+AUTO_EXPAND = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+def test_a_sam_template_needs_auto_expand_and_deploys_as_expanded(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    refused = client_error(
+        cloudformation.create_stack,
+        StackName="dp-sam",
+        TemplateBody=SAM_TEMPLATE,
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert (refused["Code"], refused["Message"]) == (
+        "InsufficientCapabilitiesException",
+        "Requires capabilities : [CAPABILITY_AUTO_EXPAND]",
+    )
+    assert "dp-sam" not in {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]}
+
+    cloudformation.create_stack(
+        StackName="dp-sam", TemplateBody=SAM_TEMPLATE, Capabilities=AUTO_EXPAND
+    )
+    stack = cloudformation.describe_stacks(StackName="dp-sam")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    processed = cloudformation.get_template(StackName="dp-sam", TemplateStage="Processed")[
+        "TemplateBody"
+    ]
+    types = {name: resource["Type"] for name, resource in processed["Resources"].items()}
+    assert not [kind for kind in types.values() if kind.startswith("AWS::Serverless::")]
+    assert "Transform" not in processed and "Globals" not in processed
+    assert types["ConnectionsTable"] == "AWS::DynamoDB::Table"  # SimpleTable
+    assert types["ConnectFunctionRole"] == "AWS::IAM::Role"  # the implicit role
+    role = processed["Resources"]["ConnectFunctionRole"]["Properties"]
+    assert role["ManagedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ]
+    crud = role["Policies"][0]["PolicyDocument"]["Statement"][0]["Action"]
+    assert "dynamodb:PutItem" in crud  # the DynamoDBCrudPolicy template
+    answer_role = processed["Resources"]["AnswerFunctionRole"]["Properties"]
+    assert answer_role["ManagedPolicyArns"] == [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+    ]  # named without an ARN: read from local_aws's own map, not from IAM
+    original = cloudformation.get_template(StackName="dp-sam")["TemplateBody"]
+    assert "AWS::Serverless::Function" in original
+
+    outputs = outputs_of(stack)
+    ws = connect(outputs["WebSocketURL"])
+    try:
+        got = json.loads(ask(ws, {"hello": "sam"}))
+    finally:
+        ws.close()
+    assert got == {"table": outputs["TableName"], "got": '{"hello": "sam"}'}
+    items = local_aws.client("dynamodb").scan(TableName=outputs["TableName"])["Items"]
+    assert len(items) == 1  # the $connect function, allowed by its policy template
+    role_name = outputs["ConnectRoleName"]
+    assert local_aws.client("iam").get_role(RoleName=role_name)["Role"]["RoleName"] == role_name
+
+    # The same template again is no update: the expansion is the same every time.
+    error = client_error(
+        cloudformation.update_stack,
+        StackName="dp-sam",
+        TemplateBody=SAM_TEMPLATE,
+        Capabilities=AUTO_EXPAND,
+    )
+    assert error["Message"] == "No updates are to be performed."
+    cloudformation.delete_stack(StackName="dp-sam")
+
+
+def test_a_sam_template_deploys_through_a_change_set_as_sam_deploy_does(
+    local_aws, tmp_path: Path
+) -> None:
+    (tmp_path / "template.yaml").write_text(SAM_TEMPLATE)
+    deploy = (
+        *("cloudformation", "deploy", "--template-file", "template.yaml"),
+        *("--stack-name", "dp-sam-cli", "--capabilities", "CAPABILITY_IAM"),
+    )
+    created = aws(local_aws, tmp_path, *deploy)  # a change set needs no CAPABILITY_AUTO_EXPAND
+    assert created.returncode == 0, created.stdout + created.stderr
+    cloudformation = local_aws.client("cloudformation")
+    stack = cloudformation.describe_stacks(StackName="dp-sam-cli")["Stacks"][0]
+    assert answer(outputs_of(stack)["WebSocketURL"], {})["got"] == "{}"
+    again = aws(local_aws, tmp_path, *deploy, "--no-fail-on-empty-changeset")
+    assert again.returncode == 0
+    assert "No changes to deploy" in again.stdout
+    cloudformation.delete_stack(StackName="dp-sam-cli")
+
+
+def test_a_sam_function_s_code_uri_is_read_from_s3(local_aws, tmp_path: Path) -> None:
+    archive = tmp_path / "code.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("app.py", "def handler(event, context):\n    return {'from': 's3'}\n")
+    s3 = local_aws.client("s3")
+    s3.create_bucket(Bucket="dp-sam-code")
+    s3.upload_file(str(archive), "dp-sam-code", "fn/code.zip")
+    template = (
+        "Transform: AWS::Serverless-2016-10-31\n"
+        "Resources:\n"
+        "  FromS3:\n"
+        "    Type: AWS::Serverless::Function\n"
+        "    Properties:\n"
+        "      Runtime: python3.12\n"
+        "      Handler: app.handler\n"
+        "      CodeUri: s3://dp-sam-code/fn/code.zip\n"
+        "Outputs:\n"
+        "  Name:\n"
+        "    Value: !Ref FromS3\n"
+    )
+    cloudformation = local_aws.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="dp-sam-s3", TemplateBody=template, Capabilities=AUTO_EXPAND
+    )
+    name = outputs_of(cloudformation.describe_stacks(StackName="dp-sam-s3")["Stacks"][0])["Name"]
+    result = local_aws.client("lambda").invoke(FunctionName=name, Payload=b"{}")
+    assert json.loads(result["Payload"].read()) == {"from": "s3"}
+    cloudformation.delete_stack(StackName="dp-sam-s3")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            ("      InlineCode: |\n", "      CodeUri: ./src\n      Description: |\n"),
+            "Transform AWS::Serverless-2016-10-31 failed with: Invalid Serverless Application "
+            "Specification document. Number of errors found: 1. Resource with id "
+            "[ConnectFunction] is invalid. 'CodeUri' is not a valid S3 Uri",
+        ),
+        (
+            (
+                "Transform: AWS::Serverless-2016-10-31\n",
+                "Transform: [AWS::Serverless-2016-10-31, AWS::Include]\n",
+            ),
+            "local_aws cannot run the transform(s) [AWS::Include]",
+        ),
+        (
+            (
+                "  ConnectionsTable:\n    Type: AWS::Serverless::SimpleTable\n",
+                "  App:\n    Type: AWS::Serverless::Application\n    Properties:\n"
+                "      Location: {ApplicationId: x, SemanticVersion: 1.0.0}\n"
+                "  ConnectionsTable:\n    Type: AWS::Serverless::SimpleTable\n",
+            ),
+            "local_aws cannot expand AWS::Serverless::Application [App]",
+        ),
+    ],
+    ids=["local-code-uri", "other-transform", "serverless-application"],
+)
+def test_sam_templates_local_aws_cannot_expand_are_refused(local_aws, change, message) -> None:
+    old, new = change
+    assert old in SAM_TEMPLATE
+    cloudformation = local_aws.client("cloudformation")
+    error = client_error(
+        cloudformation.create_stack,
+        StackName="dp-sam-refused",
+        TemplateBody=SAM_TEMPLATE.replace(old, new, 1),
+        Capabilities=AUTO_EXPAND,
+    )
+    assert error["Code"] == "ValidationError"
+    assert error["Message"].startswith(message), error["Message"]
+    stacks = {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]}
+    assert "dp-sam-refused" not in stacks

@@ -356,3 +356,53 @@ def test_creation_order_of_a_long_chain_needs_no_deep_recursion() -> None:
     chain["R5000"] = {"Type": "T"}
     order = templates.creation_order(chain)
     assert order[0] == "R5000" and order[-1] == "R0"
+
+
+SAM_FUNCTION = """\
+Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Runtime: python3.12
+Resources:
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: index.handler
+      InlineCode: "def handler(event, context):\\n    return 1\\n"
+      Policies:
+        - AmazonDynamoDBReadOnlyAccess
+        - NotAPolicyLocalAwsKnows
+Outputs:
+  Role:
+    Value: !Ref FnRole
+"""
+
+
+def test_sam_templates_are_expanded_offline_before_references_are_checked(monkeypatch) -> None:
+    import socket
+
+    from local_aws import sam
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the SAM transform tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    # `FnRole` exists only after the expansion: the reference check runs on the expansion.
+    expanded = templates.parse(SAM_FUNCTION, expand=sam.expand)
+    resources = expanded["Resources"]
+    assert resources["Fn"]["Type"] == "AWS::Lambda::Function"
+    assert resources["Fn"]["Properties"]["Code"]["ZipFile"].startswith("def handler")
+    assert resources["Fn"]["Properties"]["Runtime"] == "python3.12"  # from Globals
+    policies = resources["FnRole"]["Properties"]["ManagedPolicyArns"]
+    assert "arn:aws:iam::aws:policy/AmazonDynamoDBReadOnlyAccess" in policies
+    assert "NotAPolicyLocalAwsKnows" in policies  # passed on as written, for IAM to judge
+    assert "Globals" not in expanded
+
+
+def test_globals_are_refused_without_the_sam_transform() -> None:
+    body = SAM_FUNCTION.replace("Transform: AWS::Serverless-2016-10-31\n", "")
+    with pytest.raises(
+        ValidationError, match=r"Invalid template property or properties \[Globals\]"
+    ):
+        templates.parse(body)
