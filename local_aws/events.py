@@ -82,7 +82,6 @@ def request_context(request: Request) -> dict[str, object]:
         context["messageId"] = request.message_id
     if request.event_type == "DISCONNECT":
         context["disconnectStatusCode"] = request.disconnect_status_code
-        context["disconnectReason"] = request.disconnect_reason
     identity: dict[str, str] = {}
     if client.user_agent is not None:
         identity["userAgent"] = client.user_agent
@@ -93,6 +92,12 @@ def request_context(request: Request) -> dict[str, object]:
             "extendedRequestId": request.request_id,
             "requestTime": request_time(request.request_time_epoch),
             "messageDirection": "IN",
+        }
+    )
+    if request.event_type == "DISCONNECT":  # after messageDirection, in every capture
+        context["disconnectReason"] = request.disconnect_reason
+    context.update(
+        {
             "stage": client.stage,
             "connectedAt": client.connected_at,
             "requestTimeEpoch": request.request_time_epoch,

@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 _DROPPED_HEADERS = {"connection", "upgrade"}
 GOING_AWAY = 1001  # idle timeout and maximum duration (observed on AWS, not documented)
 UNSUPPORTED_DATA = 1003  # binary frame (reference §3.7)
+NO_STATUS_RECEIVED = 1005  # RFC 6455: the client's close frame had no status code
 ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame
 
 
@@ -138,7 +139,8 @@ class Gateway:
             except TimeoutError:
                 return GOING_AWAY, "Going away", True
             if message["type"] == "websocket.disconnect":
-                return message.get("code", 1005), message.get("reason") or "", False
+                code = message.get("code", NO_STATUS_RECEIVED)
+                return code, message.get("reason") or _default_reason(code), False
             text = message.get("text")
             if text is None:
                 return UNSUPPORTED_DATA, "Binary frames are not supported", True
@@ -205,6 +207,12 @@ class Gateway:
         return await self._integrations.run(deployed, route.integration, request)
 
 
+def _default_reason(code: int) -> str:
+    """What AWS puts in `disconnectReason` for a close frame without a reason."""
+    # The $disconnect sample in AWS's WebSocket docs and every published capture.
+    return "Client-side close frame status not set" if code == NO_STATUS_RECEIVED else ""
+
+
 async def _accept(send: Any, accept: dict[str, Any]) -> bool:
     """Send the 101; False if the client is already gone."""
     try:
@@ -241,11 +249,18 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
     headers: dict[str, str] = {}
     multi_value_headers: dict[str, list[str]] = {}
     hop_by_hop_headers: dict[str, str] = {}
+    domain_name = Settings.domain_name(deployed.api_id)
     for raw_name, raw_value in scope["headers"]:
         name, value = raw_name.decode("latin-1"), _decode_header(raw_value)
         if name.lower() in _DROPPED_HEADERS:
             hop_by_hop_headers[name] = value
             continue
+        if name.lower() == "host":
+            # Captures: CONNECT's Host is always the API's domain name, whatever the client
+            # sent (so CONNECT and DISCONNECT agree, and @connections URLs built from it work).
+            name, value = "Host", domain_name
+            if name in headers:
+                continue
         headers[name] = value
         multi_value_headers.setdefault(name, []).append(value)
     source_ip, source_port = scope.get("client") or ("127.0.0.1", 0)
@@ -261,6 +276,9 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
     for name, value in added.items():
         headers[name] = value
         multi_value_headers[name] = [value]
+    # Every capture lists CONNECT's headers sorted by name, ignoring case (reference §8).
+    headers = dict(sorted(headers.items(), key=_name_ignoring_case))
+    multi_value_headers = dict(sorted(multi_value_headers.items(), key=_name_ignoring_case))
     query: dict[str, str] = {}
     multi_value_query: dict[str, list[str]] = {}
     for name, value in parse_qsl(scope["query_string"].decode(), keep_blank_values=True):
@@ -271,7 +289,7 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
         connection_id=events.new_id(),
         api_id=deployed.api_id,
         stage=deployed.stage,
-        domain_name=Settings.domain_name(deployed.api_id),
+        domain_name=domain_name,
         source_ip=source_ip,
         user_agent=user_agent,
         connected_at=connected_at,
@@ -281,6 +299,10 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
         multi_value_query=multi_value_query,
         hop_by_hop_headers=hop_by_hop_headers,
     )
+
+
+def _name_ignoring_case(item: tuple[str, object]) -> tuple[str, str]:
+    return item[0].lower(), item[0]
 
 
 def _decode_header(raw: bytes) -> str:

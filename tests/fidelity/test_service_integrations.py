@@ -56,16 +56,20 @@ def test_connect_service_integration_stores_and_disconnect_deletes(local_aws, se
     try:
         items = wait_for(lambda: local_aws.client("dynamodb").scan(TableName=table)["Items"])
         [item] = [i for i in items if "X-Marker=control" in i.get("headers", {}).get("S", "")]
-        # The seed pattern's Java-map string, in the order the headers came; only the client's
-        # handshake key and the trace id are random.
-        port = urlsplit(service["WebSocketURL"]).port
+        # The seed pattern's Java-map string: the headers sorted by name ignoring case, Host
+        # the API's domain name (as on AWS); only the handshake key and trace id are random.
+        url = urlsplit(service["WebSocketURL"])
+        api_id = url.path.split("/")[1]
         java_map = (
-            re.escape(f"{{Host=127.0.0.1:{port}, Origin=http://127.0.0.1:{port}, ")
+            re.escape(
+                f"{{Host={api_id}.execute-api.localhost, Origin=http://127.0.0.1:{url.port}, "
+            )
             + r"Sec-WebSocket-Key=[A-Za-z0-9+/]{22}==, "
-            + re.escape("Sec-WebSocket-Version=13, X-Marker=control, ")
+            + re.escape("Sec-WebSocket-Version=13, ")
             + r"X-Amzn-Trace-Id=Root=1-[0-9a-f]{8}-[0-9a-f]{24}, "
             + re.escape(
-                f"X-Forwarded-For=127.0.0.1, X-Forwarded-Port={port}, X-Forwarded-Proto=http}}"
+                f"X-Forwarded-For=127.0.0.1, X-Forwarded-Port={url.port}, "
+                "X-Forwarded-Proto=http, X-Marker=control}"
             )
         )
         assert re.fullmatch(java_map, item["headers"]["S"]), item["headers"]["S"]

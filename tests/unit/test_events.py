@@ -133,3 +133,28 @@ def test_error_frame_is_byte_exact() -> None:
         '"connectionId":"XDmENcnwIE0CFEQ=", "requestId":"XDmGEE2RoE0FRdQ="}'
     )
     assert json.loads(frame)["message"] == "Forbidden"
+
+
+def test_disconnect_context_keys_are_in_the_captured_order() -> None:
+    """AWS's sample $disconnect event and every capture: disconnectReason after
+    messageDirection, disconnectStatusCode right after routeKey."""
+    request = events.Request(
+        client(), "DISCONNECT", "$disconnect", "R", 2, disconnect_status_code=1005
+    )
+    assert list(events.proxy_event(request)["requestContext"]) == [
+        "routeKey",
+        "disconnectStatusCode",
+        "eventType",
+        "extendedRequestId",
+        "requestTime",
+        "messageDirection",
+        "disconnectReason",
+        "stage",
+        "connectedAt",
+        "requestTimeEpoch",
+        "identity",
+        "requestId",
+        "domainName",
+        "connectionId",
+        "apiId",
+    ]

@@ -669,3 +669,53 @@ def test_a_session_that_does_not_start_with_connect_does_nothing() -> None:
         assert session.integrations.requests == []
 
     run(scenario)
+
+
+def test_connect_headers_are_sorted_ignoring_case_and_host_is_the_domain_name() -> None:
+    """Every capture: CONNECT's headers sorted by name ignoring case, `Host` the API's domain
+    name whatever the client sent (here a lower-case `host` naming local_aws's port)."""
+    headers = [
+        (b"user-agent", b"ua"),
+        (b"host", b"127.0.0.1:4566"),
+        (b"Sec-WebSocket-Version", b"13"),
+        (b"accept-encoding", b"gzip"),
+        (b"Connection", b"Upgrade"),
+    ]
+
+    async def scenario() -> None:
+        session = Session(_deployed("$connect", "$default"), scope=_scope(headers=headers))
+        await session.open()
+        client = session.integrations.of_type("CONNECT")[0].client
+        names = list(client.headers)
+        assert names == sorted(names, key=str.lower)
+        assert client.headers["Host"] == "abcdef1234.execute-api.localhost"
+        assert "host" not in client.headers
+        assert client.multi_value_headers["Host"] == ["abcdef1234.execute-api.localhost"]
+        assert list(client.multi_value_headers) == names
+        session.leave(1000)
+        await session.finished()
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("code", "reason", "expected_reason"),
+    [
+        (1005, "", "Client-side close frame status not set"),  # a close frame without status
+        (1000, "", ""),
+        (4000, "done", "done"),
+    ],
+)
+def test_disconnect_reason_for_a_close_without_a_status(
+    code: int, reason: str, expected_reason: str
+) -> None:
+    async def scenario() -> None:
+        session = Session(_deployed("$connect", "$default", "$disconnect"))
+        await session.open()
+        session.leave(code, reason)
+        await session.finished()
+        disconnect = session.integrations.of_type("DISCONNECT")[0]
+        assert disconnect.disconnect_status_code == code
+        assert disconnect.disconnect_reason == expected_reason
+
+    run(scenario)
