@@ -9,6 +9,8 @@ where that path notices: a stack made by one has no Outputs and ignores its para
 defaults, an unchanged update is refused instead of ending FAILED, change sets are found by
 name across every stack, and executing one that FAILED still runs it.
 
+UpdateStack is here too (`update_stack`): it shares the question "what would change?".
+
 The request handlers here replace moto's five change-set actions (`local_aws.patches.moto`
 puts them in place). A change set is kept in moto's `change_sets` dict; executing one makes or
 updates the stack through moto's own `Stack`, so Outputs, Parameters, Tags and events are the

@@ -1,11 +1,12 @@
 """How local_aws's CloudFormation differs from moto's: templates checked as AWS checks them.
 
 Every template moto reads goes through `local_aws.templates` (parsed as data, checked as AWS
-checks it before creating anything); a failed CreateStack rolls back; DescribeStacks lists
-every stack; updating inline Lambda code works. The functions below are that behaviour:
-most take the moto function they change and return its replacement, and
-`local_aws.patches.moto` puts them in place. The resource models moto lacks are in
-`local_aws.cloudformation_models`.
+checks it before creating anything, its SAM transform expanded by `local_aws.sam`); a failed
+CreateStack rolls back; DescribeStacks lists every stack and its Capabilities; updating inline
+Lambda code works; every resource reports its stack events, in dependency order. The functions
+below are that behaviour: most take the moto function they change and return its
+replacement, and `local_aws.patches.moto` puts them in place. Change sets and UpdateStack are
+in `local_aws.change_sets`; the resource models moto lacks in `local_aws.cloudformation_models`.
 """
 
 from __future__ import annotations
