@@ -97,7 +97,7 @@ def watch_stack(
 
     `stack_id` is the stack's id (ARN), which still answers after the stack is deleted. Each
     new event is printed as one plain line; a progress bar counts the resources that reached
-    a `*_COMPLETE` state and is filled at the end (local_aws reports only stack events).
+    a `*_COMPLETE` state (and is filled at the end, whatever the events said).
     """
     out = out or sys.stdout
     seen = set(seen_event_ids)

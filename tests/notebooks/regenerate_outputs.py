@@ -33,10 +33,38 @@ def normalise(notebook: nbformat.NotebookNode) -> None:
     for cell in notebook.cells:
         for key in ("execution", "papermill", "collapsed", "scrolled"):
             cell.metadata.pop(key, None)
+        if "outputs" in cell:
+            cell.outputs = _as_displayed(cell.outputs)
         for output in cell.get("outputs", []):
             if output.output_type == "error":
                 # The frames name files on this machine; the last line says what happened.
                 output.traceback = output.traceback[-1:]
+
+
+def _as_displayed(outputs: list[nbformat.NotebookNode]) -> list[nbformat.NotebookNode]:
+    """Consecutive writes to one stream as one output, each line as a terminal shows it.
+
+    A progress bar redraws itself with `\r` between the lines it prints: hundreds of stream
+    outputs in the file for what a reader sees as a few lines. (nbval coalesces streams and
+    drops overwritten text the same way before it compares, so this changes no comparison.)
+    """
+    merged: list[nbformat.NotebookNode] = []
+    for output in outputs:
+        previous = merged[-1] if merged else None
+        if (
+            output.output_type == "stream"
+            and previous is not None
+            and previous.output_type == "stream"
+            and previous.name == output.name
+        ):
+            previous.text += output.text
+        else:
+            merged.append(output)
+    for output in merged:
+        if output.output_type == "stream":
+            lines = output.text.split("\n")
+            output.text = "\n".join(line.rstrip("\r").rsplit("\r", 1)[-1] for line in lines)
+    return merged
 
 
 def execute(path: Path) -> None:
