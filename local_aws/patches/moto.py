@@ -25,6 +25,7 @@ import moto.awslambda.models as lambda_models
 import moto.cloudformation.models as moto_cloudformation_models
 import moto.cloudformation.parsing as parsing
 import moto.cloudformation.responses as moto_cloudformation_responses
+from moto.apigatewayv2.models import ApiGatewayV2Backend
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
@@ -32,6 +33,7 @@ from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.core.common_models import BaseModel
 
 from local_aws import (
+    apigatewayv2,
     change_sets,
     cloudformation,
     lambda_invoke,
@@ -163,6 +165,8 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     # package): CreateFunction, UpdateFunctionCode and templates read them through these two.
     Replacement(lambda_models, "_zipfile_content", lambda_packages.refusing_bad_packages),
     Replacement(lambda_models, "_s3_content", lambda_packages.refusing_bad_packages),
+    # moto's API ids are 8 letters; AWS's are 10 letters and digits.
+    Replacement(ApiGatewayV2Backend, "create_api", apigatewayv2.create_api_with_aws_ids),
     # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
     Replacement(lambda_models.LambdaBackend, "invoke", lambda_invoke.invoke_running_the_function),
     # moto creates a function of any runtime; one local_aws cannot run is refused at deploy.
