@@ -24,7 +24,7 @@ from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
-from local_aws import cloudformation_models, sam, templates
+from local_aws import cloudformation_models, lambda_runtime, sam, templates
 from local_aws.deployments import Deployments
 from local_aws.settings import Settings
 
@@ -173,7 +173,7 @@ def update_function_zipping_inline_code(
     Takes and returns the function under moto's classmethod. On create moto turns a template's
     inline source into a zip; on update it passes the source on as if it were a base64 zip,
     so decoding fails (HTTP 500) or yields bytes that are not a zip. The zip made here is the
-    one create makes.
+    one create makes (index.js for a Node.js runtime, index.py otherwise).
     """
 
     @functools.wraps(update_from_cloudformation_json)
@@ -188,7 +188,8 @@ def update_function_zipping_inline_code(
         properties = cloudformation_json.get("Properties") or {}
         code = properties.get("Code") or {}
         if isinstance(code.get("ZipFile"), str):
-            archive = LambdaFunction._create_zipfile_from_plaintext_code(code["ZipFile"])
+            runtime = str(properties.get("Runtime") or "")
+            archive = lambda_runtime.inline_code_zip(code["ZipFile"], runtime)
             zipped = {**code, "ZipFile": base64.b64encode(archive).decode("ascii")}
             cloudformation_json = {
                 **cloudformation_json,

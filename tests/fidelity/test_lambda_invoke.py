@@ -299,3 +299,49 @@ def test_an_unknown_invocation_type_is_refused(local_aws, functions) -> None:
         )
     assert raised.value.response["Error"]["Code"] == "InvalidParameterValueException"
     assert "use RequestResponse, Event or DryRun" in str(raised.value)
+
+
+INLINE_NODE_TEMPLATE = """
+Resources:
+  Role:
+    Type: AWS::IAM::Role
+    Properties:
+      AssumeRolePolicyDocument:
+        Version: "2012-10-17"
+        Statement:
+          - Effect: Allow
+            Principal: {Service: lambda.amazonaws.com}
+            Action: sts:AssumeRole
+  Function:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: nodejs22.x
+      Handler: index.handler
+      Role: !GetAtt Role.Arn
+      Code:
+        ZipFile: "exports.handler = async () => ({version: %d});"
+Outputs:
+  FunctionName:
+    Value: !Ref Function
+"""
+
+
+def test_a_stack_update_of_inline_node_code_runs_the_new_code(local_aws) -> None:
+    """CloudFormation writes a Node.js function's inline source to index.js, on update too."""
+    cloudformation = local_aws.client("cloudformation")
+    name = f"fid-inline-node-{uuid.uuid4().hex[:6]}"
+    outputs = deploy(local_aws, name, INLINE_NODE_TEMPLATE % 1)
+    function = outputs["FunctionName"]
+
+    def answer() -> dict:
+        response = local_aws.client("lambda").invoke(FunctionName=function, Payload=b"{}")
+        assert "FunctionError" not in response, response["Payload"].read()
+        return json.loads(response["Payload"].read())
+
+    assert answer() == {"version": 1}
+    cloudformation.update_stack(StackName=name, TemplateBody=INLINE_NODE_TEMPLATE % 2)
+    cloudformation.get_waiter("stack_update_complete").wait(
+        StackName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
+    )
+    assert wait_for(lambda: answer() == {"version": 2}, message="the new code never ran")
+    cloudformation.delete_stack(StackName=name)
