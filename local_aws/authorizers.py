@@ -38,7 +38,7 @@ from urllib.parse import unquote
 from local_aws import events, iam, integration_plan, sigv4
 from local_aws.deployments import Authorizer, DeployedApi
 from local_aws.integrations import Integrations
-from local_aws.lambda_runtime import function_config
+from local_aws.lambda_runtime import function_config, moto_function
 from local_aws.lambda_worker_process import FunctionConfig
 from local_aws.vtl.java import java_str
 
@@ -394,8 +394,6 @@ def _authorizer_function(deployed: DeployedApi, authorizer: Authorizer) -> Funct
     the function's resource policy must let apigateway.amazonaws.com invoke it from
     `source_arn`. Reads moto without its lock, as the integrations' lookup does.
     """
-    from moto.awslambda.utils import get_backend
-
     function_arn = integration_plan.lambda_function_arn(authorizer.uri)
     if function_arn is None:
         logger.error(
@@ -404,12 +402,8 @@ def _authorizer_function(deployed: DeployedApi, authorizer: Authorizer) -> Funct
             authorizer.uri,
         )
         return None
-    parts = function_arn.split(":")
-    account_id = parts[4] if len(parts) > 5 else deployed.account_id
-    region = parts[3] if len(parts) > 5 else deployed.region
-    try:
-        function = get_backend(account_id, region).get_function(function_arn)
-    except Exception:
+    function = moto_function(function_arn, deployed.account_id, deployed.region)
+    if function is None:
         logger.error("authorizer %s: no Lambda function %s", authorizer.authorizer_id, function_arn)
         return None
     try:

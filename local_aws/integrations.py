@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from local_aws import events, iam, integration_plan, lambda_logs, services
 from local_aws.deployments import DeployedApi, Integration
-from local_aws.lambda_runtime import LambdaRuntime, function_config
+from local_aws.lambda_runtime import LambdaRuntime, function_config, moto_function
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 from local_aws.service_calls import moto_calls
 
@@ -253,22 +253,13 @@ _MAX_CACHED_FUNCTIONS = 1024
 def _lookup_function(
     deployed: DeployedApi, function_arn: str, route_key: str
 ) -> FunctionConfig | None:
-    """Read the function from moto and check its resource policy.
-
-    Reads only, so no lock: a dict lookup is atomic, and the event loop must not wait for
-    the lock while a deploy holds it.
-    """
-    from moto.awslambda.utils import get_backend
-
-    parts = function_arn.split(":")
-    account_id = parts[4] if len(parts) > 5 else deployed.account_id
-    region = parts[3] if len(parts) > 5 else deployed.region
-    try:
-        function = get_backend(account_id, region).get_function(function_arn)
-    except Exception:
+    """Read the function from moto (without the lock) and check its resource policy."""
+    function = moto_function(function_arn, deployed.account_id, deployed.region)
+    if function is None:
         logger.error("Lambda function %s does not exist", function_arn)
         return None
-    partition = function_arn.split(":")[1] if len(parts) > 5 else "aws"
+    parts = function_arn.split(":")
+    partition = parts[1] if len(parts) > 5 else "aws"
     source_arn = (
         f"arn:{partition}:execute-api:{deployed.region}:{deployed.account_id}:"
         f"{deployed.api_id}/{deployed.stage}/{route_key}"

@@ -485,6 +485,24 @@ def _failed(request_id: str, error_type: str, message: str) -> InvocationResult:
     return InvocationResult(request_id, None, error, logs, 0.0)
 
 
+def moto_function(function_arn: str, account_id: str, region: str) -> Any | None:
+    """moto's function named by `function_arn` (a full ARN names its own account and region;
+    else `account_id` and `region`), or None if there is none.
+
+    Reads only, without the lock: a dict lookup is atomic, and the event loop must not wait
+    for the lock while a deploy holds it.
+    """
+    from moto.awslambda.utils import get_backend
+
+    parts = function_arn.split(":")
+    if len(parts) > 5:
+        account_id, region = parts[4], parts[3]
+    try:
+        return get_backend(account_id, region).get_function(function_arn)
+    except Exception:  # moto's UnknownFunctionException, or a malformed name
+        return None
+
+
 def function_config(function: Any) -> FunctionConfig:
     """What the runtime needs of one of moto's LambdaFunction objects."""
     return FunctionConfig(
