@@ -2,7 +2,8 @@
 
     python -m tests.mutants.run [NAME ...] [--sample N] [--fail-under PERCENT] [--report FILE]
 
-NAME is an entry of [modules] in tests/mutants/cosmic-ray.toml (all of them by default). Each is
+NAME is an entry of [modules] in tests/mutants/cosmic-ray.toml (all of them by default; "vtl"
+is every "vtl/…" entry). Each is
 mutated in a fresh copy of the repository, never in this one (cosmic-ray changes the files it
 mutates on disk while it tests them), and only the unit tests named for it run against each
 mutant. Mutations inside type annotations are skipped: with `from __future__ import annotations`
