@@ -280,6 +280,8 @@ def _create_stage(properties: Properties, context: Context) -> str:
         config["defaultRouteSettings"] = _camel_keys(properties["DefaultRouteSettings"])
     if properties.get("RouteSettings"):
         config["routeSettings"] = _camel_keys(properties["RouteSettings"])
+    if properties.get("AccessLogSettings"):  # {"DestinationArn", "Format"}
+        config["accessLogSettings"] = _camel_keys(properties["AccessLogSettings"])
     context.backend.create_stage(api_id, config)
     context.deployments.set_stage(
         context.account_id,

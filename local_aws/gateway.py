@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from uvicorn.protocols.utils import ClientDisconnected
 
-from local_aws import events, routing
+from local_aws import events, observability, routing
 from local_aws.authorizers import Authorizers
 from local_aws.connections import Connection, OpenConnections
 from local_aws.deployments import DeployedApi, Route
@@ -38,9 +38,14 @@ class Gateway:
     """Serves the WebSocket connections of every deployed API, within `settings`' quotas."""
 
     def __init__(
-        self, integrations: Integrations, connections: OpenConnections, settings: Settings
+        self,
+        integrations: Integrations,
+        connections: OpenConnections,
+        settings: Settings,
+        observer: observability.Observer | None = None,
     ) -> None:
         self._integrations = integrations
+        self._observer = observer  # metrics and access logs of every finished request
         self._connections = connections
         self._settings = settings
         self._authorizers = Authorizers(integrations, settings.integration_timeout_seconds)
@@ -167,6 +172,10 @@ class Gateway:
             deployed.route_selection_expression, routing.parse_body(text), deployed.routes
         )
         if route_key is None:
+            if self._observer is not None:  # no route: a 403 before any integration
+                refused = events.Request(client, "MESSAGE", "", request_id, events.now_ms())
+                done = observability.refused(refused, 403, "Forbidden")
+                self._observer.request_done(deployed, done)
             await _send_quietly(
                 connection, events.error_frame("Forbidden", client.connection_id, request_id)
             )
@@ -202,9 +211,19 @@ class Gateway:
     async def _run_route(
         self, deployed: DeployedApi, route: Route | None, request: events.Request
     ) -> Outcome | None:
-        if route is None or route.integration is None:
-            return None
-        return await self._integrations.run(deployed, route.integration, request)
+        integration = route.integration if route is not None else None
+        started = time.monotonic()
+        outcome = (
+            None
+            if integration is None
+            else await self._integrations.run(deployed, integration, request)
+        )
+        if self._observer is not None:
+            latency_ms = round((time.monotonic() - started) * 1000)
+            kind = integration.integration_type if integration is not None else None
+            done = observability.finished(request, outcome, latency_ms, kind)
+            self._observer.request_done(deployed, done)
+        return outcome
 
 
 def _default_reason(code: int) -> str:

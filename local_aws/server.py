@@ -26,7 +26,7 @@ from a2wsgi import WSGIMiddleware
 if TYPE_CHECKING:
     from a2wsgi.asgi_typing import HTTPScope
 
-from local_aws import cloudformation, lambda_invoke, services, trust, ttl
+from local_aws import cloudformation, lambda_invoke, observability, services, trust, ttl
 from local_aws.connections import OpenConnections
 from local_aws.deployments import Deployments
 from local_aws.gateway import Gateway
@@ -80,7 +80,9 @@ class LocalAws:
             lambda_environment(settings), is_current=moto_function_is_current
         )
         integrations = Integrations(self.runtime, self.executor)
-        self.gateway = Gateway(integrations, self.connections, settings)
+        # Metrics and access logs are written from the executor, never on the event loop.
+        self.observer = observability.Observer(self.executor)
+        self.gateway = Gateway(integrations, self.connections, settings, self.observer)
         self.management_api = ManagementApi(self.connections, settings.message_limit_bytes)
         self.moto = WSGIMiddleware(services.wsgi_app(), workers=8)
         self._sweeper: asyncio.Task[None] | None = None

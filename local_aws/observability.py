@@ -1,0 +1,343 @@
+"""CloudWatch metrics and access logs of WebSocket APIs, as API Gateway publishes them.
+
+The gateway reports each finished request (a connect, a message or a disconnect) with
+`Observer.request_done`, on the event loop. That call only appends to a bounded queue; a
+flush a second later, on a worker thread, aggregates the queue and writes to moto under
+`services.LOCK`:
+
+- metrics in the `AWS/ApiGateway` namespace, one aggregated datum (sum, min, max, count)
+  per metric, dimension set and minute, so `get_metric_statistics` works at 1-minute
+  resolution and moto's store grows by series, not by request;
+- access log lines in the log group a stage's `AccessLogSettings.DestinationArn` names,
+  rendered from its `Format`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import secrets
+from collections.abc import Iterable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from local_aws import events, lambda_logs, services
+from local_aws.deployments import DeployedApi
+from local_aws.integrations import Outcome
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "AWS/ApiGateway"
+FLUSH_SECONDS = 1.0
+MAX_PENDING_REQUESTS = 10_000  # between two flushes; past it the newest are dropped
+MAX_STORED_DATUMS = 50_000  # AWS/ApiGateway datums kept in moto; the oldest go first
+MAX_FORMAT_BYTES = 3 * 1024  # AWS's quota for an access log format (reference §10)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """One request as it ended: what the metrics and the access log line are made of."""
+
+    request: events.Request
+    status: int  # what API Gateway answered: the handshake's status or the message's
+    integration_status: int | None  # None: no integration was called
+    integration_latency_ms: int | None  # None: not measured (no integration, or MOCK)
+    error_message: str | None = None
+    integration_failed: bool = False  # the call itself failed: timeout, crash, bad answer
+
+
+def finished(
+    request: events.Request,
+    outcome: Outcome | None,
+    latency_ms: int,
+    integration_type: str | None,
+) -> Finished:
+    """What a request's integration outcome means for API Gateway's status and metrics."""
+    if outcome is None:  # no integration: $connect/$disconnect succeed, a message fails
+        status = 500 if request.event_type == "MESSAGE" else 200
+        error = "Internal server error" if status == 500 else None
+        return Finished(request, status, None, None, error)
+    return Finished(
+        request,
+        status=outcome.status,
+        integration_status=outcome.status,
+        integration_latency_ms=None if integration_type == "MOCK" else latency_ms,
+        error_message=outcome.error,
+        integration_failed=outcome.error is not None and outcome.status >= 500,
+    )
+
+
+def refused(request: events.Request, status: int, message: str) -> Finished:
+    """A request API Gateway answered itself with a 4XX, before any integration."""
+    return Finished(request, status, None, None, message)
+
+
+# ------------------------------------------------------------------------- metrics
+
+
+@dataclass
+class _Statistics:
+    total: float = 0.0
+    minimum: float = float("inf")
+    maximum: float = float("-inf")
+    count: int = 0
+
+    def add(self, value: float) -> None:
+        self.total += value
+        self.minimum = min(self.minimum, value)
+        self.maximum = max(self.maximum, value)
+        self.count += 1
+
+
+Dimensions = tuple[tuple[str, str], ...]
+
+
+class MetricAggregator:
+    """Sums data points per (metric, dimensions, minute): memory grows with series only."""
+
+    def __init__(self) -> None:
+        self._series: dict[tuple[str, Dimensions, int, str], _Statistics] = {}
+
+    def add(
+        self, metric: str, dimensions: Dimensions, epoch_ms: int, value: float, unit: str
+    ) -> None:
+        """Count one data point into its 1-minute bucket."""
+        minute = epoch_ms // 60_000 * 60
+        key = (metric, dimensions, minute, unit)
+        self._series.setdefault(key, _Statistics()).add(value)
+
+    def drain(self) -> list[dict[str, Any]]:
+        """The buckets as `PutMetricData` entries (StatisticValues); empties the aggregator."""
+        series, self._series = self._series, {}
+        return [
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions],
+                "Timestamp": datetime.fromtimestamp(minute, UTC),
+                "Unit": unit,
+                "StatisticValues": {
+                    "Sum": stats.total,
+                    "Minimum": stats.minimum,
+                    "Maximum": stats.maximum,
+                    "SampleCount": float(stats.count),
+                },
+            }
+            for (metric, dimensions, minute, unit), stats in series.items()
+        ]
+
+
+def record_metrics(aggregator: MetricAggregator, done: Finished, by_route: bool) -> None:
+    """Add one request's data points, under every dimension set AWS documents for WebSocket
+    APIs: `ApiId`; `ApiId, Stage`; and, with detailed metrics, `ApiId, Stage, Route`."""
+    request = done.request
+    client = request.client
+    dimension_sets: list[Dimensions] = [
+        (("ApiId", client.api_id),),
+        (("ApiId", client.api_id), ("Stage", client.stage)),
+    ]
+    if by_route and request.route_key:  # a message no route matched has no Route
+        dimension_sets.append(
+            (("ApiId", client.api_id), ("Route", request.route_key), ("Stage", client.stage))
+        )
+    points: list[tuple[str, float, str]] = []
+    if request.event_type == "CONNECT":
+        points.append(("ConnectCount", 1, "Count"))
+    elif request.event_type == "MESSAGE":
+        points.append(("MessageCount", 1, "Count"))
+    # AWS publishes error metrics as 0 or 1 per request, so Average is an error rate.
+    called = done.integration_status is not None
+    points.append(("ClientError", float(not called and 400 <= done.status < 500), "Count"))
+    if called:
+        assert done.integration_status is not None
+        points.append(("IntegrationError", float(done.integration_status >= 400), "Count"))
+        points.append(("ExecutionError", float(done.integration_failed), "Count"))
+    if done.integration_latency_ms is not None:
+        points.append(("IntegrationLatency", float(done.integration_latency_ms), "Milliseconds"))
+    for dimensions in dimension_sets:
+        for metric, value, unit in points:
+            aggregator.add(metric, dimensions, request.request_time_epoch, value, unit)
+
+
+# ------------------------------------------------------------------------- access logs
+
+# Access log formats only substitute `$context.*` variables: no directives, no methods,
+# so a full Velocity engine would accept templates AWS rejects. Hand-written for that reason.
+_VARIABLE = re.compile(r"\$(?:\{context\.([A-Za-z0-9_.]+)\}|context\.([A-Za-z0-9_.]*[A-Za-z0-9_]))")
+
+
+def context_values(done: Finished) -> dict[str, str]:
+    """The `$context` variables AWS documents for WebSocket access logs, as text."""
+    request = done.request
+    client = request.client
+    values = {
+        "apiId": client.api_id,
+        "connectedAt": str(client.connected_at),
+        "connectionId": client.connection_id,
+        "domainName": client.domain_name,
+        "error.message": done.error_message,
+        "error.messageString": None if done.error_message is None else f'"{done.error_message}"',
+        "eventType": request.event_type,
+        "extendedRequestId": request.request_id,
+        "identity.sourceIp": client.source_ip,
+        "identity.userAgent": client.user_agent,
+        "integration.latency": _text(done.integration_latency_ms),
+        "integration.status": _text(done.integration_status),
+        "integrationLatency": _text(done.integration_latency_ms),
+        "integrationStatus": _text(done.integration_status),
+        "messageId": request.message_id,
+        "requestId": request.request_id,
+        "requestTime": events.request_time(request.request_time_epoch),
+        "requestTimeEpoch": str(request.request_time_epoch),
+        "routeKey": request.route_key,
+        "stage": client.stage,
+        "status": str(done.status),
+    }
+    if client.authorizer is not None:
+        for name, value in client.authorizer.items():
+            values[f"authorizer.{name}"] = str(value)
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _text(value: int | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def render_access_log(log_format: str, values: dict[str, str]) -> str:
+    """`Format` with each `$context.x` replaced; AWS writes `-` for a variable with no value."""
+    return _VARIABLE.sub(lambda match: values.get(match[1] or match[2], "-"), log_format)
+
+
+def log_group_name(destination_arn: str) -> str | None:
+    """`arn:aws:logs:{region}:{account}:log-group:{name}[:*]` → name, or None if not one."""
+    parts = destination_arn.split(":")
+    if len(parts) < 7 or parts[2] != "logs" or parts[5] != "log-group" or not parts[6]:
+        return None
+    return parts[6]
+
+
+# ------------------------------------------------------------------------- the observer
+
+
+class Observer:
+    """Collects finished requests on the event loop; writes them from a worker thread."""
+
+    def __init__(self, executor: Executor) -> None:
+        self._executor = executor
+        self._pending: list[tuple[DeployedApi, Finished]] = []
+        self._flush_scheduled = False
+        # AWS names a stage's access log stream with an opaque id; one per stage here.
+        self._streams: dict[tuple[str, str], str] = {}
+
+    def request_done(self, deployed: DeployedApi, done: Finished) -> None:
+        """Queue one finished request (on the event loop: cheap, never blocks)."""
+        if len(self._pending) >= MAX_PENDING_REQUESTS:
+            return
+        self._pending.append((deployed, done))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self._flush)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        self._flush_scheduled = False
+        asyncio.get_running_loop().run_in_executor(self._executor, self.write, pending)
+
+    def write(self, pending: Iterable[tuple[DeployedApi, Finished]]) -> None:
+        """Publish the metrics and access log lines of `pending` to moto (blocking)."""
+        by_account: dict[tuple[str, str], MetricAggregator] = {}
+        lines: dict[tuple[str, str, str, str], list[dict[str, object]]] = {}
+        try:
+            with services.LOCK:
+                for deployed, done in pending:
+                    settings = _stage_settings(deployed)
+                    aggregator = by_account.setdefault(
+                        (deployed.account_id, deployed.region), MetricAggregator()
+                    )
+                    record_metrics(aggregator, done, settings.get("detailed", False))
+                    line = self._access_log_line(deployed, done, settings.get("access"))
+                    if line is not None:
+                        key, event = line
+                        lines.setdefault(key, []).append(event)
+                for (account_id, region), aggregator in by_account.items():
+                    _put_metrics(account_id, region, aggregator.drain())
+                for key, log_events in lines.items():
+                    _put_log_events(*key, log_events)
+        except Exception:  # metrics and logs must never break the requests they describe
+            logger.exception("could not publish metrics or access logs")
+
+    def _access_log_line(
+        self, deployed: DeployedApi, done: Finished, access: Any
+    ) -> tuple[tuple[str, str, str, str], dict[str, object]] | None:
+        if not isinstance(access, dict):
+            return None
+        log_format, group = access.get("format"), log_group_name(access.get("destinationArn", ""))
+        if not isinstance(log_format, str) or group is None:
+            return None
+        if len(log_format.encode()) > MAX_FORMAT_BYTES:
+            logger.warning(
+                "the access log format of stage %s is over %d bytes (AWS's limit): "
+                "shorten it to get access logs",
+                deployed.stage,
+                MAX_FORMAT_BYTES,
+            )
+            return None
+        stream = self._streams.setdefault((deployed.api_id, deployed.stage), secrets.token_hex(16))
+        message = render_access_log(log_format, context_values(done))
+        event = {"timestamp": done.request.request_time_epoch, "message": message}
+        return (deployed.account_id, deployed.region, group, stream), event
+
+
+def _stage_settings(deployed: DeployedApi) -> dict[str, Any]:
+    """The stage's access log settings and detailed-metrics switch, read from moto now (a
+    stage update takes effect without a new deployment, as on AWS). Call under the lock."""
+    from moto.apigatewayv2.models import apigatewayv2_backends
+
+    try:
+        api = apigatewayv2_backends[deployed.account_id][deployed.region].get_api(deployed.api_id)
+    except Exception:  # the API is gone: its last requests are still counted
+        return {}
+    stage = api.stages.get(deployed.stage)
+    if stage is None:
+        return {}
+    route_settings = stage.default_route_settings or {}
+    return {
+        "access": stage.access_log_settings,
+        "detailed": bool(route_settings.get("detailedMetricsEnabled")),
+    }
+
+
+def _put_metrics(account_id: str, region: str, metric_data: list[dict[str, Any]]) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    if not metric_data:
+        return
+    backend = cloudwatch_backends[account_id][region]
+    backend.put_metric_data(NAMESPACE, metric_data)
+    ours = [datum for datum in backend.metric_data if datum.namespace == NAMESPACE]
+    if len(ours) > MAX_STORED_DATUMS:
+        oldest = {id(datum) for datum in ours[: len(ours) - MAX_STORED_DATUMS]}
+        backend.metric_data = [datum for datum in backend.metric_data if id(datum) not in oldest]
+
+
+def _put_log_events(
+    account_id: str, region: str, group: str, stream: str, log_events: list[dict[str, object]]
+) -> None:
+    from moto.logs.models import logs_backends
+
+    backend = logs_backends[account_id][region]
+    if group not in backend.groups:
+        # As on AWS, API Gateway writes only to a log group that exists.
+        logger.warning("access log group %s does not exist: create it to get access logs", group)
+        return
+    if stream not in backend.groups[group].streams:
+        backend.create_log_stream(group, stream)
+    backend.put_log_events(group, stream, sorted(log_events, key=_timestamp))
+    lambda_logs.trim(backend.groups[group], stream)
+
+
+def _timestamp(event: dict[str, object]) -> int:
+    value = event["timestamp"]
+    return value if isinstance(value, int) else 0
