@@ -286,3 +286,21 @@ def test_busy_connection_is_closed_with_1001_at_the_maximum_duration(
     assert code == 1001
     assert 4.8 <= elapsed < 9.0, elapsed  # the 5 s maximum, late only on a busy machine
     assert wait_for(lambda: get_item(short_lived, table, connection_id) is None)
+
+
+def test_a_client_that_does_not_read_is_dropped_with_1008(local_aws, lambda_api) -> None:
+    """Pongs it never reads fill its write buffer: the gateway drops the client (no close
+    frame could reach it) and `$disconnect` says why, with 1008 (docs/security.md)."""
+    ws = connect(lambda_api["WebSocketURL"])
+    connection_id = whoami(ws)  # from now on the client reads nothing
+    ping = websocket.ABNF.create_frame(os.urandom(125), websocket.ABNF.OPCODE_PING).format()
+    flood = ping * 8000  # 1 MiB of pings, answered with 1 MiB of pongs
+    ws.sock.settimeout(10)
+    with pytest.raises((ConnectionError, TimeoutError)):
+        for _ in range(200):
+            ws.sock.sendall(flood)
+    ws.sock.close()
+    event = recorded_event(local_aws, lambda_api["EventsTableName"], connection_id, "DISCONNECT")
+    context = event["requestContext"]
+    assert context["disconnectStatusCode"] == 1008
+    assert context["disconnectReason"] == "Client does not read: write buffer limit exceeded"
