@@ -116,7 +116,8 @@ class MetricAggregator:
             {
                 "MetricName": metric,
                 "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions],
-                "Timestamp": datetime.fromtimestamp(minute, UTC),
+                # moto compares naive UTC times (an aware one fails GetMetricStatistics)
+                "Timestamp": datetime.fromtimestamp(minute, UTC).replace(tzinfo=None),
                 "Unit": unit,
                 "StatisticValues": {
                     "Sum": stats.total,
