@@ -231,6 +231,7 @@ class Observer:
         self._flush_scheduled = False
         # AWS names a stage's access log stream with an opaque id; one per stage here.
         self._streams: dict[tuple[str, str], str] = {}
+        self._warned: set[str] = set()  # a misconfiguration is logged once, not per request
 
     def request_done(self, deployed: DeployedApi, done: Finished) -> None:
         """Queue one finished request (on the event loop: cheap, never blocks)."""
@@ -265,7 +266,11 @@ class Observer:
                 for (account_id, region), aggregator in by_account.items():
                     _put_metrics(account_id, region, aggregator.drain())
                 for key, log_events in lines.items():
-                    _put_log_events(*key, log_events)
+                    if not _put_log_events(*key, log_events):
+                        self._warn_once(
+                            f"access log group {key[2]} does not exist: "
+                            "create it to get access logs"
+                        )
         except Exception:  # metrics and logs must never break the requests they describe
             logger.exception("could not publish metrics or access logs")
 
@@ -278,17 +283,20 @@ class Observer:
         if not isinstance(log_format, str) or group is None:
             return None
         if len(log_format.encode()) > MAX_FORMAT_BYTES:
-            logger.warning(
-                "the access log format of stage %s is over %d bytes (AWS's limit): "
-                "shorten it to get access logs",
-                deployed.stage,
-                MAX_FORMAT_BYTES,
+            self._warn_once(
+                f"the access log format of stage {deployed.stage} of API {deployed.api_id} "
+                f"is over {MAX_FORMAT_BYTES} bytes (AWS's quota): shorten it to get access logs"
             )
             return None
         stream = self._streams.setdefault((deployed.api_id, deployed.stage), secrets.token_hex(16))
         message = render_access_log(log_format, context_values(done))
         event = {"timestamp": done.request.request_time_epoch, "message": message}
         return (deployed.account_id, deployed.region, group, stream), event
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned and len(self._warned) < 1000:
+            self._warned.add(message)
+            logger.warning("%s", message)
 
 
 def _stage_settings(deployed: DeployedApi) -> dict[str, Any]:
@@ -325,18 +333,18 @@ def _put_metrics(account_id: str, region: str, metric_data: list[dict[str, Any]]
 
 def _put_log_events(
     account_id: str, region: str, group: str, stream: str, log_events: list[dict[str, object]]
-) -> None:
+) -> bool:
+    """Append the lines to the group's stream; False if the group does not exist."""
     from moto.logs.models import logs_backends
 
     backend = logs_backends[account_id][region]
     if group not in backend.groups:
-        # As on AWS, API Gateway writes only to a log group that exists.
-        logger.warning("access log group %s does not exist: create it to get access logs", group)
-        return
+        return False  # as on AWS, API Gateway writes only to a log group that exists
     if stream not in backend.groups[group].streams:
         backend.create_log_stream(group, stream)
     backend.put_log_events(group, stream, sorted(log_events, key=_timestamp))
     lambda_logs.trim(backend.groups[group], stream)
+    return True
 
 
 def _timestamp(event: dict[str, object]) -> int:

@@ -216,7 +216,7 @@ def test_a_missing_log_group_is_not_created() -> None:
     from moto.logs.models import logs_backends
 
     event = {"timestamp": T0, "message": "line"}
-    observability._put_log_events("123456789012", "us-east-1", "/nowhere", "s", [event])
+    assert not observability._put_log_events("123456789012", "us-east-1", "/nowhere", "s", [event])
     assert "/nowhere" not in logs_backends["123456789012"]["us-east-1"].groups
 
 
@@ -230,3 +230,19 @@ def test_requests_queued_between_two_flushes_are_bounded() -> None:
         return len(observer._pending)
 
     assert asyncio.run(flood()) == observability.MAX_PENDING_REQUESTS
+
+
+def test_metric_datums_kept_in_moto_are_bounded(monkeypatch) -> None:
+    from moto.cloudwatch.models import cloudwatch_backends
+
+    monkeypatch.setattr(observability, "MAX_STORED_DATUMS", 5)
+    backend = cloudwatch_backends["123456789012"]["eu-west-1"]
+    for minute in range(8):
+        aggregator = MetricAggregator()
+        aggregator.add("MessageCount", (("ApiId", "a"),), T0 + minute * MINUTE_MS, 1, "Count")
+        observability._put_metrics("123456789012", "eu-west-1", aggregator.drain())
+    kept = [d for d in backend.metric_data if d.namespace == observability.NAMESPACE]
+    assert len(kept) == 5
+    assert min(d.timestamp for d in kept) == datetime.fromtimestamp(
+        (T0 + 3 * MINUTE_MS) / 1000, UTC
+    ).replace(tzinfo=None)
