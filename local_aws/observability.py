@@ -252,25 +252,32 @@ class Observer:
         by_account: dict[tuple[str, str], MetricAggregator] = {}
         lines: dict[tuple[str, str, str, str], list[dict[str, object]]] = {}
         try:
+            pending = list(pending)
+            stages = {(d.account_id, d.region, d.api_id, d.stage): d for d, _ in pending}
+            with services.LOCK:  # only moto's reads and writes hold the lock, not rendering
+                settings = {key: _stage_settings(d) for key, d in stages.items()}
+            for deployed, done in pending:
+                stage = settings[
+                    (deployed.account_id, deployed.region, deployed.api_id, deployed.stage)
+                ]
+                aggregator = by_account.setdefault(
+                    (deployed.account_id, deployed.region), MetricAggregator()
+                )
+                record_metrics(aggregator, done, stage.get("detailed", False))
+                line = self._access_log_line(deployed, done, stage.get("access"))
+                if line is not None:
+                    key, event = line
+                    lines.setdefault(key, []).append(event)
             with services.LOCK:
-                for deployed, done in pending:
-                    settings = _stage_settings(deployed)
-                    aggregator = by_account.setdefault(
-                        (deployed.account_id, deployed.region), MetricAggregator()
-                    )
-                    record_metrics(aggregator, done, settings.get("detailed", False))
-                    line = self._access_log_line(deployed, done, settings.get("access"))
-                    if line is not None:
-                        key, event = line
-                        lines.setdefault(key, []).append(event)
                 for (account_id, region), aggregator in by_account.items():
                     _put_metrics(account_id, region, aggregator.drain())
-                for key, log_events in lines.items():
-                    if not _put_log_events(*key, log_events):
-                        self._warn_once(
-                            f"access log group {key[2]} does not exist: "
-                            "create it to get access logs"
-                        )
+                missing = [
+                    key for key, events in lines.items() if not _put_log_events(*key, events)
+                ]
+            for key in missing:
+                self._warn_once(
+                    f"access log group {key[2]} does not exist: create it to get access logs"
+                )
         except Exception:  # metrics and logs must never break the requests they describe
             logger.exception("could not publish metrics or access logs")
 
