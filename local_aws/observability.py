@@ -271,9 +271,7 @@ class Observer:
             with services.LOCK:
                 for (account_id, region), aggregator in by_account.items():
                     _put_metrics(account_id, region, aggregator.drain())
-                missing = [
-                    key for key, events in lines.items() if not _put_log_events(*key, events)
-                ]
+                missing = [key for key, batch in lines.items() if not _put_log_events(*key, batch)]
             for key in missing:
                 self._warn_once(
                     f"access log group {key[2]} does not exist: create it to get access logs"
