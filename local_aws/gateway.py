@@ -32,6 +32,7 @@ GOING_AWAY = 1001  # idle timeout and maximum duration (observed on AWS, not doc
 UNSUPPORTED_DATA = 1003  # binary frame (reference §3.7)
 NO_STATUS_RECEIVED = 1005  # RFC 6455: the client's close frame had no status code
 ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame
+_REFUSALS = {401: "Unauthorized", 403: "Forbidden"}  # `$context.error.message` of a refusal
 
 
 class Gateway:
@@ -63,6 +64,13 @@ class Gateway:
         )
         decision = await self._authorizers.authorize(deployed, connect, scope)
         if not decision.allowed:
+            if self._observer is not None:  # refused before the integration: a ClientError
+                done = observability.refused(
+                    connect,
+                    decision.status,
+                    _REFUSALS.get(decision.status, "Internal server error"),
+                )
+                self._observer.request_done(deployed, done)
             await _refuse_handshake(send, decision.status)
             return
         client.authorizer = decision.context  # in every event of this connection from now on

@@ -144,13 +144,14 @@ def record_metrics(aggregator: MetricAggregator, done: Finished, by_route: bool)
             (("ApiId", client.api_id), ("Route", request.route_key), ("Stage", client.stage))
         )
     points: list[tuple[str, float, str]] = []
-    if request.event_type == "CONNECT":
+    called = done.integration_status is not None
+    client_error = not called and 400 <= done.status < 500
+    if request.event_type == "CONNECT" and (called or done.status < 400):  # reached $connect
         points.append(("ConnectCount", 1, "Count"))
     elif request.event_type == "MESSAGE":
         points.append(("MessageCount", 1, "Count"))
     # AWS publishes error metrics as 0 or 1 per request, so Average is an error rate.
-    called = done.integration_status is not None
-    points.append(("ClientError", float(not called and 400 <= done.status < 500), "Count"))
+    points.append(("ClientError", float(client_error), "Count"))
     if called:
         assert done.integration_status is not None
         points.append(("IntegrationError", float(done.integration_status >= 400), "Count"))

@@ -246,3 +246,15 @@ def test_metric_datums_kept_in_moto_are_bounded(monkeypatch) -> None:
     assert min(d.timestamp for d in kept) == datetime.fromtimestamp(
         (T0 + 3 * MINUTE_MS) / 1000, UTC
     ).replace(tzinfo=None)
+
+
+def test_a_handshake_the_authorizer_refuses_is_a_client_error_not_a_connect() -> None:
+    done = observability.refused(request("CONNECT", "$connect"), 403, "Forbidden")
+    assert sums(done) == {"ClientError": 1}
+    line = render_access_log("$context.eventType $context.status", context_values(done))
+    assert line == "CONNECT 403"
+
+
+def test_an_authorizer_that_fails_is_neither_a_connect_nor_a_client_error() -> None:
+    done = observability.refused(request("CONNECT", "$connect"), 500, "Internal server error")
+    assert sums(done) == {"ClientError": 0}
