@@ -4,10 +4,10 @@ One connection connects, sends three messages (one to a route whose function rai
 disconnects; then `AWS/ApiGateway` holds its counts and the stage's log group one line per
 request.
 
-The stage has no detailed metrics: moto's GetMetricStatistics matches every datum whose
+The first stage has no detailed metrics: moto's GetMetricStatistics matches every datum whose
 dimensions include the ones asked for (CloudWatch matches the exact set), so with per-route
-series an `ApiId, Stage` query would count each request twice. Per-route series are covered
-by tests/unit/test_observability.py.
+series an `ApiId, Stage` query would count each request twice. The detailed stage is read
+with GetMetricData, which matches exact dimension sets.
 """
 
 from __future__ import annotations
@@ -113,3 +113,64 @@ def test_access_log_goes_to_one_stream_of_the_group(local_aws, observed) -> None
         logGroupName=observed["AccessLogGroupName"]
     )["logStreams"]
     assert len(streams) == 1
+
+
+@pytest.fixture(scope="module")
+def detailed(local_aws):
+    """A stage with detailed metrics, after one connection sent `hello` twice and `fail`."""
+    outputs = deploy(
+        local_aws, "fid-observed-detailed", TEMPLATES / "observed_api.yaml", DetailedMetrics="true"
+    )
+    ws = connect(outputs["WebSocketURL"])
+    send_json(ws, {"action": "hello"})
+    send_json(ws, {"action": "hello"})
+    send_json(ws, {"action": "fail"})
+    ws.recv()
+    ws.close()
+    return outputs
+
+
+def metric_data_sum(local_aws, outputs, metric: str, **dimensions: str) -> float:
+    """`get_metric_data`, which (unlike moto's GetMetricStatistics) matches exact dimensions."""
+    now = datetime.now(UTC)
+    results = local_aws.client("cloudwatch").get_metric_data(
+        MetricDataQueries=[
+            {
+                "Id": "m",
+                "MetricStat": {
+                    "Metric": {
+                        "Namespace": "AWS/ApiGateway",
+                        "MetricName": metric,
+                        # In name order, as published: moto's Dimension.__lt__ is broken, so
+                        # its exact match compares lists only in the same order
+                        "Dimensions": [
+                            {"Name": name, "Value": value}
+                            for name, value in sorted(dimensions.items())
+                        ],
+                    },
+                    "Period": 60,
+                    "Stat": "Sum",
+                },
+            }
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+    )["MetricDataResults"]
+    return sum(results[0]["Values"])
+
+
+def test_detailed_metrics_count_per_route(local_aws, detailed) -> None:
+    api, stage = detailed["ApiId"], detailed["StageName"]
+    wait_for(
+        lambda: metric_data_sum(local_aws, detailed, "MessageCount", ApiId=api) == 3,
+        timeout=15,
+        message="MessageCount 3 by ApiId",
+    )
+    assert metric_data_sum(local_aws, detailed, "MessageCount", ApiId=api, Stage=stage) == 3
+    by_route = {"ApiId": api, "Stage": stage}
+    assert metric_data_sum(local_aws, detailed, "MessageCount", **by_route, Route="$default") == 2
+    assert metric_data_sum(local_aws, detailed, "IntegrationError", **by_route, Route="fail") == 1
+    assert (
+        metric_data_sum(local_aws, detailed, "IntegrationError", **by_route, Route="$default") == 0
+    )
+    assert metric_data_sum(local_aws, detailed, "ConnectCount", **by_route, Route="$connect") == 1
