@@ -30,12 +30,14 @@ from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
+from moto.cloudwatch.models import CloudWatchBackend, Dimension
 from moto.core.common_models import BaseModel
 
 from local_aws import (
     apigatewayv2,
     change_sets,
     cloudformation,
+    cloudwatch,
     lambda_invoke,
     lambda_packages,
     lambda_runtime,
@@ -165,6 +167,14 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     # package): CreateFunction, UpdateFunctionCode and templates read them through these two.
     Replacement(lambda_models, "_zipfile_content", lambda_packages.refusing_bad_packages),
     Replacement(lambda_models, "_s3_content", lambda_packages.refusing_bad_packages),
+    # CloudWatch statistics are per exact dimension set; moto adds up every superset's series
+    # and sorts dimensions comparing a value with a name (local_aws.cloudwatch).
+    Replacement(
+        CloudWatchBackend,
+        "get_metric_statistics",
+        cloudwatch.statistics_of_exact_dimensions,
+    ),
+    Replacement(Dimension, "__lt__", cloudwatch.dimensions_in_name_order),
     # moto's API ids are 8 letters; AWS's are 10 letters and digits.
     Replacement(ApiGatewayV2Backend, "create_api", apigatewayv2.create_api_with_aws_ids),
     # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
