@@ -151,11 +151,27 @@ def _event(body: Any, kind: str) -> Any:
         ) from None
 
 
-async def _invoke_and_log(binding: _Binding, function: FunctionConfig, event: Any) -> Any:
+async def _invoke_and_log(
+    binding: _Binding, function: FunctionConfig, event: Any
+) -> InvocationResult:
     result = await binding.runtime.invoke(function, event)
     account_id, region = function.arn.split(":")[4], function.arn.split(":")[3]
     binding.logs.add(account_id, region, function.name, result)
     return result
+
+
+def _on_the_loop(
+    binding: _Binding, function: FunctionConfig, event: Any
+) -> ThreadFuture[InvocationResult]:
+    """Hand the invocation to the runtime's event loop (from a moto thread)."""
+    coroutine = _invoke_and_log(binding, function, event)
+    try:
+        return asyncio.run_coroutine_threadsafe(coroutine, binding.loop)
+    except RuntimeError:  # the loop is closed: local_aws is stopping
+        coroutine.close()
+        error = JsonRESTError("ServiceException", "local_aws is stopping: try again")
+        error.code = 503
+        raise error from None
 
 
 def _start_in_background(binding: _Binding, function: FunctionConfig, event: Any) -> None:
@@ -165,9 +181,12 @@ def _start_in_background(binding: _Binding, function: FunctionConfig, event: Any
             error.code = 429
             raise error
         binding.pending_events += 1
-    future = asyncio.run_coroutine_threadsafe(
-        _invoke_and_log(binding, function, event), binding.loop
-    )
+    try:
+        future = _on_the_loop(binding, function, event)
+    except BaseException:
+        with _pending_lock:
+            binding.pending_events -= 1
+        raise
 
     def done(_: ThreadFuture[Any]) -> None:
         with _pending_lock:
@@ -180,9 +199,7 @@ def _run_and_wait(binding: _Binding, function: FunctionConfig, event: Any) -> In
     """Run the invocation on the loop; wait for it here, with moto's lock given back."""
     from local_aws import services
 
-    future = asyncio.run_coroutine_threadsafe(
-        _invoke_and_log(binding, function, event), binding.loop
-    )
+    future = _on_the_loop(binding, function, event)
     deadline = (
         time.monotonic() + INIT_TIMEOUT_SECONDS + function.timeout_seconds + _WAIT_MARGIN_SECONDS
     )

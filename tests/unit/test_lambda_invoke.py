@@ -91,9 +91,15 @@ def test_event_invocations_past_the_bound_are_refused_with_429(bound, monkeypatc
     assert raised.value.error_type == "TooManyRequestsException"
     loop.call_soon_threadsafe(runtime.release.set)  # type: ignore[union-attr]
     # Once they are done, there is room again.
-    for _ in range(100):
-        if lambda_invoke._binding.pending_events == 0:  # type: ignore[union-attr]
-            break
-        threading.Event().wait(0.01)
+    assert wait_until_no_event_is_pending()
     assert invoke("Event")[0] == b""
     assert sorted(e for e in runtime.events if isinstance(e, int)) == [0, 1, 2]
+    assert wait_until_no_event_is_pending()  # ends before the loop does
+
+
+def wait_until_no_event_is_pending() -> bool:
+    for _ in range(200):
+        if lambda_invoke._binding.pending_events == 0:  # type: ignore[union-attr]
+            return True
+        threading.Event().wait(0.01)
+    return False
