@@ -39,7 +39,7 @@ from moto.cloudformation.utils import (
 from moto.core.responses import ActionResult, EmptyResult
 from moto.core.utils import utcnow
 
-from local_aws import cloudformation, templates
+from local_aws import capabilities, cloudformation, templates
 
 NO_CHANGES = (
     "The submitted information didn't contain changes. "
@@ -356,6 +356,7 @@ def create_change_set(self: CloudFormationResponse) -> ActionResult:
         raise ValidationError(message=f"Stack [{stack_name}] does not exist")
     body = _template_body(self, stack if change_set_type == "UPDATE" else None)
     template_dict = cloudformation.parse_template_strictly(body)
+    capabilities.check_iam(template_dict, self._get_param("Capabilities", []))
     existing = stack if change_set_type == "UPDATE" else None
     parameters = resolve_parameters(self._get_param("Parameters", []), template_dict, existing)
     if stack is not None and len(stack_change_sets(backend, stack)) >= MAX_CHANGE_SETS_PER_STACK:

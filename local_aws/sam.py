@@ -23,19 +23,16 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
-from moto.cloudformation.exceptions import CloudFormationError, ValidationError
+from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.responses import CloudFormationResponse
 from moto.core.responses import ActionResult
 from samtranslator.model.exceptions import InvalidDocumentException
 from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 
-from local_aws import templates
-
 logger = logging.getLogger(__name__)
 
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
-AUTO_EXPAND = "CAPABILITY_AUTO_EXPAND"
 TRANSLATOR_REGION = "us-east-1"  # for the few ARNs the translator writes with the partition
 
 # AWS-managed policies a function's `Policies` may name without an ARN (the map the translator
@@ -69,10 +66,6 @@ MANAGED_POLICIES: dict[str, str] = {
     **{name: f"arn:aws:iam::aws:policy/service-role/{name}" for name in _SERVICE_ROLE_POLICIES},
     **{name: f"arn:aws:iam::aws:policy/{name}" for name in _POLICIES},
 }
-
-
-class InsufficientCapabilities(CloudFormationError):
-    code = "InsufficientCapabilitiesException"
 
 
 def transforms(template: dict[str, Any]) -> list[Any]:
@@ -138,31 +131,6 @@ def expand(template: dict[str, Any]) -> dict[str, Any]:
             message=f"Transform {SAM_TRANSFORM} failed with: {type(error).__name__}: {error}"
         ) from None
     return expanded
-
-
-def requiring_auto_expand(action: Callable[..., Any]) -> Callable[..., Any]:
-    """A CreateStack or UpdateStack handler refusing a SAM template without CAPABILITY_AUTO_EXPAND.
-
-    AWS requires the capability when a stack is made or updated straight from a template with
-    a transform; a change set shows the expansion first and does not need it.
-    """
-
-    @functools.wraps(action)
-    def handler(self: CloudFormationResponse) -> Any:
-        body = self._get_param("TemplateBody")
-        url = self._get_param("TemplateURL")
-        if self._get_bool_param("UsePreviousTemplate", False):
-            body = self.cloudformation_backend.get_stack(self._get_param("StackName")).template
-        elif not body and url:
-            body = self._get_stack_from_s3_url(url)
-        if isinstance(body, str) and body:
-            parsed = templates.parse_body(body)
-            capabilities = self._get_param("Capabilities", [])
-            if isinstance(parsed, dict) and transforms(parsed) and AUTO_EXPAND not in capabilities:
-                raise InsufficientCapabilities(f"Requires capabilities : [{AUTO_EXPAND}]")
-        return action(self)
-
-    return handler
 
 
 def processed_template(get_template: Callable[..., Any]) -> Callable[..., Any]:

@@ -35,6 +35,7 @@ from moto.core.common_models import BaseModel
 
 from local_aws import (
     apigatewayv2,
+    capabilities,
     change_sets,
     cloudformation,
     cloudwatch,
@@ -42,6 +43,7 @@ from local_aws import (
     lambda_packages,
     lambda_runtime,
     sam,
+    template_urls,
 )
 
 PINNED = {"moto": "5.2.5"}
@@ -97,6 +99,18 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     Replacement(
         ResourceMap, "delete", _instead_of_moto_s(cloudformation.delete_in_reverse_dependency_order)
     ),
+    # moto reads `http://127.0.0.1:<port>/<bucket>/<key>` (the TemplateURL `sam deploy` and
+    # `aws cloudformation deploy --s3-bucket` build from local_aws's endpoint) as bucket "127".
+    Replacement(
+        moto_cloudformation_responses,
+        "get_stack_from_s3_url",
+        _instead_of_moto_s(template_urls.read_template),
+    ),
+    Replacement(
+        moto_cloudformation_models,
+        "get_stack_from_s3_url",
+        _instead_of_moto_s(template_urls.read_template),
+    ),
     # moto leaves a stack whose creation failed in CREATE_IN_PROGRESS; AWS rolls it back.
     Replacement(CloudFormationBackend, "create_stack", cloudformation.create_stack_or_roll_back),
     # DescribeStacks shows the Capabilities a stack was made or updated with; an UpdateStack
@@ -105,14 +119,16 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         CloudFormationResponse,
         "create_stack",
         lambda original: cloudformation.template_body_bounded(
-            sam.requiring_auto_expand(cloudformation.recording_capabilities(original))
+            capabilities.required_by_create_or_update(
+                cloudformation.recording_capabilities(original)
+            )
         ),
     ),
     Replacement(
         CloudFormationResponse,
         "update_stack",
         lambda _: cloudformation.template_body_bounded(
-            sam.requiring_auto_expand(
+            capabilities.required_by_create_or_update(
                 cloudformation.recording_capabilities(change_sets.update_stack)
             )
         ),

@@ -19,6 +19,7 @@ from typing import Any
 import botocore.exceptions
 import pytest
 
+from local_aws import template_urls
 from tests.fidelity.support import TEMPLATES
 from tests.support import LocalAwsProcess
 from tests.support.clients import ask, connect
@@ -241,6 +242,7 @@ def test_an_update_change_set_without_changes_fails_with_aws_reason(local_aws) -
         ChangeSetName="retag",
         ChangeSetType="UPDATE",
         UsePreviousTemplate=True,
+        Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": "Greeting", "UsePreviousValue": True}],
         Tags=[{"Key": "team", "Value": "voice"}],
     )
@@ -259,6 +261,7 @@ def test_change_sets_are_found_by_name_within_their_own_stack(local_aws) -> None
             ChangeSetName="same-name",
             ChangeSetType="CREATE",
             TemplateBody=TEMPLATE,
+            Capabilities=["CAPABILITY_IAM"],
         )["Id"]
     for stack_name, change_set_id in ids.items():
         described = cloudformation.describe_change_set(
@@ -302,6 +305,7 @@ def test_change_set_requests_aws_refuses_are_refused(local_aws) -> None:
         ChangeSetName="unknown",
         ChangeSetType="UPDATE",
         TemplateBody=TEMPLATE,
+        Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": "Colour", "ParameterValue": "red"}],
     )
     assert (unknown["Code"], unknown["Message"]) == (
@@ -315,6 +319,7 @@ def test_change_set_requests_aws_refuses_are_refused(local_aws) -> None:
         ChangeSetName="missing",
         ChangeSetType="CREATE",
         TemplateBody=required,
+        Capabilities=["CAPABILITY_IAM"],
     )
     assert (missing["Code"], missing["Message"]) == (
         "ValidationError",
@@ -326,6 +331,7 @@ def test_change_set_requests_aws_refuses_are_refused(local_aws) -> None:
         ChangeSetName="update",
         ChangeSetType="UPDATE",
         TemplateBody=TEMPLATE,
+        Capabilities=["CAPABILITY_IAM"],
     )
     assert (no_stack["Code"], no_stack["Message"]) == (
         "ValidationError",
@@ -368,6 +374,7 @@ def test_update_stack_without_changes_is_refused_as_aws_refuses_it(local_aws) ->
     cloudformation.create_stack(
         StackName="dp-no-update",
         TemplateBody=TEMPLATE,
+        Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hey"}],
     )
     for parameters in (
@@ -378,6 +385,7 @@ def test_update_stack_without_changes_is_refused_as_aws_refuses_it(local_aws) ->
             cloudformation.update_stack,
             StackName="dp-no-update",
             TemplateBody=TEMPLATE,
+            Capabilities=["CAPABILITY_IAM"],
             Parameters=parameters,
         )
         assert (error["Code"], error["Message"]) == (
@@ -390,11 +398,14 @@ def test_update_stack_without_changes_is_refused_as_aws_refuses_it(local_aws) ->
         cloudformation.update_stack,
         StackName="dp-no-update",
         TemplateBody=reworded,
+        Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "hey"}],
     )
     assert error["Message"] == "No updates are to be performed."
     # Leaving a parameter out means its default: a change.
-    cloudformation.update_stack(StackName="dp-no-update", TemplateBody=TEMPLATE)
+    cloudformation.update_stack(
+        StackName="dp-no-update", TemplateBody=TEMPLATE, Capabilities=["CAPABILITY_IAM"]
+    )
     stack = cloudformation.describe_stacks(StackName="dp-no-update")["Stacks"][0]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert answer(outputs_of(stack)["WebSocketURL"], {})["greeting"] == "hello"
@@ -517,6 +528,61 @@ def test_aws_cloudformation_deploy_creates_the_stack_and_then_has_nothing_to_do(
     cloudformation.delete_stack(StackName="dp-cli")
 
 
+def test_iam_resources_need_an_iam_capability_on_every_deploy_path(
+    local_aws, tmp_path: Path
+) -> None:
+    """The error a first `aws cloudformation deploy` of a template with a role meets on AWS."""
+    template = tmp_path / "t.yaml"
+    template.write_text(TEMPLATE)
+    deploy = ("cloudformation", "deploy", "--template-file", "t.yaml", "--stack-name", "dp-iam")
+    refused = aws(local_aws, tmp_path, *deploy)
+    assert refused.returncode != 0
+    assert (
+        "An error occurred (InsufficientCapabilitiesException) when calling the CreateChangeSet "
+        "operation: Requires capabilities : [CAPABILITY_IAM]"
+    ) in refused.stderr
+
+    cloudformation = local_aws.client("cloudformation")
+    refused_direct = client_error(
+        cloudformation.create_stack, StackName="dp-iam", TemplateBody=TEMPLATE
+    )
+    assert (refused_direct["Code"], refused_direct["Message"]) == (
+        "InsufficientCapabilitiesException",
+        "Requires capabilities : [CAPABILITY_IAM]",
+    )
+    # A role with a custom name needs CAPABILITY_NAMED_IAM; CAPABILITY_IAM is not enough.
+    named = TEMPLATE.replace(
+        "      AssumeRolePolicyDocument:",
+        "      RoleName: dp-iam-answer\n      AssumeRolePolicyDocument:",
+        1,
+    )
+    refused_named = client_error(
+        cloudformation.create_stack,
+        StackName="dp-iam",
+        TemplateBody=named,
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert refused_named["Message"] == "Requires capabilities : [CAPABILITY_NAMED_IAM]"
+    names = {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]}
+    assert "dp-iam" not in names  # nothing was made, not even a stack in REVIEW_IN_PROGRESS
+
+    cloudformation.create_stack(
+        StackName="dp-iam", TemplateBody=named, Capabilities=["CAPABILITY_NAMED_IAM"]
+    )
+    assert cloudformation.describe_stacks(StackName="dp-iam")["Stacks"][0]["StackStatus"] == (
+        "CREATE_COMPLETE"
+    )
+    # An update is checked the same way.
+    refused_update = client_error(
+        cloudformation.update_stack,
+        StackName="dp-iam",
+        TemplateBody=named.replace("Default: hello", "Default: bye"),
+        Capabilities=["CAPABILITY_IAM"],
+    )
+    assert refused_update["Message"] == "Requires capabilities : [CAPABILITY_NAMED_IAM]"
+    cloudformation.delete_stack(StackName="dp-iam")
+
+
 def test_aws_cloudformation_package_uploads_local_code_and_the_packaged_stack_runs_it(
     local_aws, tmp_path: Path
 ) -> None:
@@ -547,16 +613,49 @@ def test_aws_cloudformation_package_uploads_local_code_and_the_packaged_stack_ru
     assert f"S3Key: {keys[0]}" in rewritten
     assert "S3Bucket: dp-artifacts" in rewritten
 
+    # With --s3-bucket the CLI uploads the template too and hands CloudFormation its URL,
+    # built from the endpoint: http://127.0.0.1:<port>/dp-artifacts/<key>.template.
     deployed = aws(
         local_aws,
         tmp_path,
         *("cloudformation", "deploy", "--template-file", "packaged.yaml"),
         *("--stack-name", "dp-packaged", "--capabilities", "CAPABILITY_IAM"),
+        *("--s3-bucket", "dp-artifacts"),
     )
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    uploaded = local_aws.client("s3").list_objects_v2(Bucket="dp-artifacts")["Contents"]
+    assert [item["Key"] for item in uploaded if item["Key"].endswith(".template")]
     stack = local_aws.client("cloudformation").describe_stacks(StackName="dp-packaged")["Stacks"][0]
     assert answer(outputs_of(stack)["WebSocketURL"], {"hi": 2}) == {"packaged": '{"hi": 2}'}
     local_aws.client("cloudformation").delete_stack(StackName="dp-packaged")
+
+
+@pytest.mark.parametrize(
+    ("template_url", "message"),
+    [
+        ("http://127.0.0.1:1/dp-no-bucket/t.yaml", template_urls.UNREADABLE),
+        ("https://s3.amazonaws.com/dp-url-bucket/missing.yaml", template_urls.UNREADABLE),
+        ("s3://dp-url-bucket/t.yaml", template_urls.UNSUPPORTED),
+        ("https://example.com/t.yaml", template_urls.UNSUPPORTED),
+    ],
+)
+def test_a_template_url_that_names_no_readable_object_is_refused(
+    local_aws, template_url: str, message: str
+) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    local_aws.client("s3").create_bucket(Bucket="dp-url-bucket")
+    for call, extra in (
+        (cloudformation.create_stack, {}),
+        (cloudformation.create_change_set, {"ChangeSetName": "from-url"}),
+        (cloudformation.validate_template, None),
+    ):
+        request = {"TemplateURL": template_url}
+        if extra is not None:
+            request |= {"StackName": "dp-url", **extra}
+        refused = client_error(call, **request)
+        assert (refused["Code"], refused["Message"]) == ("ValidationError", message)
+    stacks = {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]}
+    assert "dp-url" not in stacks
 
 
 # ------------------------------------------------------------------------------ stack events
@@ -606,6 +705,7 @@ def test_each_resource_reports_its_progress_in_dependency_order(local_aws) -> No
     cloudformation.update_stack(
         StackName="dp-events",
         TemplateBody=retained,
+        Capabilities=["CAPABILITY_IAM"],
         Parameters=[{"ParameterKey": "Greeting", "ParameterValue": "moved"}],
     )
     updated = events_oldest_first(cloudformation, stack_id)[len(created) :]

@@ -263,7 +263,7 @@ def test_a_stack_with_a_runtime_local_aws_cannot_run_rolls_back_naming_it(local_
     body = (TEMPLATES / "node_echo_api.yaml").read_text().replace("nodejs24.x", "java21")
     cloudformation = local_aws.client("cloudformation")
     name = f"fid-java-{uuid.uuid4().hex[:8]}"
-    cloudformation.create_stack(StackName=name, TemplateBody=body)
+    cloudformation.create_stack(StackName=name, TemplateBody=body, Capabilities=["CAPABILITY_IAM"])
     stack = wait_for(
         lambda: (
             (found := cloudformation.describe_stacks(StackName=name)["Stacks"][0])
@@ -339,7 +339,9 @@ def test_a_stack_update_of_inline_node_code_runs_the_new_code(local_aws) -> None
         return json.loads(response["Payload"].read())
 
     assert answer() == {"version": 1}
-    cloudformation.update_stack(StackName=name, TemplateBody=INLINE_NODE_TEMPLATE % 2)
+    cloudformation.update_stack(
+        StackName=name, TemplateBody=INLINE_NODE_TEMPLATE % 2, Capabilities=["CAPABILITY_IAM"]
+    )
     cloudformation.get_waiter("stack_update_complete").wait(
         StackName=name, WaiterConfig={"Delay": 0.2, "MaxAttempts": 100}
     )
