@@ -1,4 +1,5 @@
-"""Resource models moto lacks: `AWS::ApiGatewayV2::*`, a table's TTL, a Lambda permission's id.
+"""Resource models moto lacks: `AWS::ApiGatewayV2::*`, a table's TTL, a Lambda permission's id,
+an S3 bucket policy.
 
 moto deploys DynamoDB, IAM, Lambda and Logs resources itself, but has no models for
 `AWS::ApiGatewayV2::*`, ignores a table's `TimeToLiveSpecification` (reference
@@ -28,6 +29,9 @@ from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
+from moto.s3.exceptions import S3ClientError
+from moto.s3.models import s3_backends
+from moto.utilities.utils import get_partition
 
 from local_aws.deployments import Deployments
 from local_aws.settings import Settings
@@ -565,6 +569,78 @@ class LambdaPermissionWithId(CloudFormationModel):
         except Exception:  # moto's UnknownFunctionException: deleted before its permission
             return
         function.policy.del_statement(self.statement_id)
+
+    def is_created(self) -> bool:
+        return True
+
+
+class S3BucketPolicy(CloudFormationModel):
+    """`AWS::S3::BucketPolicy`, which moto lacks: the policy is put on moto's bucket.
+
+    `sam deploy --resolve-s3` (and `--guided`) first deploys SAM CLI's own stack, a bucket
+    and its policy. The resource's identifier is its bucket's name, as on AWS; a new
+    `Bucket` replaces the policy, a new `PolicyDocument` is put in place.
+    """
+
+    def __init__(self, bucket_name: str) -> None:
+        self.bucket_name = bucket_name
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.bucket_name
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::S3::BucketPolicy"
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "BucketPolicy"  # no such property: the policy is named by its bucket
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return False
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls,
+        resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> S3BucketPolicy:
+        properties = cloudformation_json["Properties"]
+        document = properties["PolicyDocument"]
+        text = document if isinstance(document, str) else json.dumps(document)
+        s3_backends[account_id][get_partition(region_name)].put_bucket_policy(
+            properties["Bucket"], text.encode()
+        )
+        return cls(properties["Bucket"])
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: dict[str, Any],
+        account_id: str,
+        region_name: str,
+    ) -> S3BucketPolicy:
+        if cloudformation_json["Properties"]["Bucket"] != original_resource.bucket_name:
+            original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(
+            new_resource_name, cloudformation_json, account_id, region_name
+        )
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        """Remove the policy; nothing to do if the bucket is gone already."""
+        try:
+            s3_backends[account_id][get_partition(region_name)].delete_bucket_policy(
+                self.bucket_name
+            )
+        except S3ClientError:  # MissingBucket: deleted before its policy
+            return
 
     def is_created(self) -> bool:
         return True

@@ -916,3 +916,36 @@ def test_sam_templates_local_aws_cannot_expand_are_refused(local_aws, change, me
     assert error["Message"].startswith(message), error["Message"]
     stacks = {s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]}
     assert "dp-sam-refused" not in stacks
+
+
+# ------------------------------------------------------------------------------ tools' own stacks
+
+
+def test_a_bucket_policy_is_put_on_its_bucket_and_removed_with_the_stack(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    s3 = local_aws.client("s3")
+    cloudformation.create_stack(
+        StackName="dp-tool-bucket", TemplateBody=(TEMPLATES / "tool_bucket.yaml").read_text()
+    )
+    stack = cloudformation.describe_stacks(StackName="dp-tool-bucket")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    bucket = outputs_of(stack)["ArtifactBucketName"]
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert policy["Statement"][0]["Sid"] == "HttpsOnly"
+    assert policy["Statement"][0]["Resource"][1] == f"arn:aws:s3:::{bucket}"
+    resources = cloudformation.describe_stack_resources(StackName="dp-tool-bucket")
+    physical = {
+        r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]
+    }
+    assert physical["ArtifactBucketPolicy"] == bucket
+
+    # A new PolicyDocument is put in place of the old one, on the same bucket.
+    cloudformation.update_stack(
+        StackName="dp-tool-bucket",
+        TemplateBody=(TEMPLATES / "tool_bucket.yaml").read_text().replace("HttpsOnly", "TlsOnly"),
+    )
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    assert [statement["Sid"] for statement in policy["Statement"]] == ["TlsOnly"]
+
+    cloudformation.delete_stack(StackName="dp-tool-bucket")
+    assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
