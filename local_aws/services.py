@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
+import re
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
+from xml.sax.saxutils import escape
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
 LOCK = threading.RLock()
+logger = logging.getLogger(__name__)
 
 
 @functools.cache
@@ -30,11 +35,74 @@ def wsgi_app() -> Callable[..., Iterable[bytes]]:
     """moto's server as a WSGI app that holds the lock while it handles a request."""
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        with LOCK:
-            body = b"".join(moto_dispatcher()(environ, start_response))
+        started = False
+
+        def starting(*args: Any) -> Any:
+            nonlocal started
+            started = True
+            return start_response(*args)
+
+        try:
+            with LOCK:
+                body = b"".join(moto_dispatcher()(environ, starting))
+        except Exception as error:
+            if started:
+                raise
+            status, headers, body = unserved(environ, error)
+            start_response(status, headers)
         return [body]
 
     return app
+
+
+def _no_backend(error: Exception) -> bool:
+    """Whether moto failed because it has no backend for the request's service: its dispatch
+    then calls `backends.get_backend(None)`, which raises AttributeError (moto 5.2)."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return isinstance(error, AttributeError) and bool(frames) and frames[-1].name == "get_backend"
+
+
+_SIGNED_SERVICE = re.compile(r"Credential=[^/,]+/\d{8}/[^/,]+/(?P<service>[^/,]+)/aws4_request")
+
+
+def unserved(environ: dict[str, Any], error: Exception) -> tuple[str, list[tuple[str, str]], bytes]:
+    """The answer to a request moto failed on: an AWS-style error naming the service and the
+    operation, in the request's protocol (JSON or XML), instead of a 500 and a traceback.
+
+    A service moto has no backend for (e.g. Cloud Control, which `sam list endpoints` calls)
+    is 501 NotImplemented, not retried by the SDKs; any other failure is logged with its
+    traceback and answered 500 InternalFailure.
+    """
+    signed = _SIGNED_SERVICE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    service = signed["service"] if signed else "this AWS service"
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    operation = f" ({target.rpartition('.')[2]})" if target else ""
+    if _no_backend(error):
+        code, status = "NotImplemented", "501 Not Implemented"
+        message = (
+            f"local_aws does not serve {service}{operation}: it serves the services moto "
+            "implements. Run this against AWS, or leave it out of the local run."
+        )
+    else:
+        logger.error("moto failed on a %s request%s", service, operation, exc_info=error)
+        code, status = "InternalFailure", "500 Internal Server Error"
+        message = (
+            f"local_aws failed on a {service} request{operation}: {type(error).__name__}. "
+            "Its log has the details."
+        )
+    wants_json = bool(target) or "json" in environ.get("CONTENT_TYPE", "")
+    if wants_json:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        content_type = "application/x-amz-json-1.1"
+    else:
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>{code}</Code><Message>{escape(message)}</Message>"
+            "</Error></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    headers = [("Content-Type", content_type), ("x-amzn-ErrorType", code)]
+    return status, [*headers, ("Content-Length", str(len(body)))], body
 
 
 def supports(service: str) -> bool:

@@ -234,3 +234,23 @@ def test_unsupported_resource_types_refuse_the_whole_stack(local_aws) -> None:
     assert missing.value.response["Error"]["Code"] == "ValidationError"
     tables = local_aws.client("dynamodb").list_tables()["TableNames"]
     assert "fid-unsupported-Table" not in tables
+
+
+# ---------------------------------------------------------------- services moto does not serve
+
+
+def test_a_service_local_aws_does_not_serve_is_a_clear_error_not_a_crash(local_aws) -> None:
+    # `sam list endpoints` asks Cloud Control for a function URL; moto has no Cloud Control.
+    cloudcontrol = local_aws.client("cloudcontrol")
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        cloudcontrol.get_resource(TypeName="AWS::Lambda::Url", Identifier="EchoFunction")
+    response = refused.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert response["ResponseMetadata"]["RetryAttempts"] == 0
+    assert response["Error"]["Code"] == "NotImplemented"
+    assert response["Error"]["Message"] == (
+        "local_aws does not serve cloudcontrolapi (GetResource): it serves the services moto "
+        "implements. Run this against AWS, or leave it out of the local run."
+    )
+    # The server goes on serving.
+    assert "TableNames" in local_aws.client("dynamodb").list_tables()

@@ -1,0 +1,44 @@
+"""What the AWS APIs answer when moto itself fails on a request."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ElementTree
+
+from local_aws.services import unserved
+
+SIGNED = (
+    "AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/{service}/aws4_request, "
+    "SignedHeaders=host;x-amz-date, Signature=" + "0" * 64
+)
+
+
+def test_a_failure_inside_moto_is_an_internal_failure_naming_the_request() -> None:
+    environ = {
+        "HTTP_AUTHORIZATION": SIGNED.format(service="dynamodb"),
+        "HTTP_X_AMZ_TARGET": "DynamoDB_20120810.PutItem",
+        "CONTENT_TYPE": "application/x-amz-json-1.0",
+    }
+    status, headers, body = unserved(environ, KeyError("Item"))
+    assert status == "500 Internal Server Error"
+    assert ("x-amzn-ErrorType", "InternalFailure") in headers
+    assert json.loads(body) == {
+        "__type": "InternalFailure",
+        "message": "local_aws failed on a dynamodb request (PutItem): KeyError. "
+        "Its log has the details.",
+    }
+
+
+def test_a_query_protocol_request_gets_its_error_as_xml() -> None:
+    environ = {
+        "HTTP_AUTHORIZATION": SIGNED.format(service="sqs"),
+        "CONTENT_TYPE": "application/x-www-form-urlencoded",
+    }
+    status, _, body = unserved(environ, ValueError("<&>"))
+    assert status.startswith("500")
+    error = ElementTree.fromstring(body).find("Error")
+    assert error is not None
+    assert error.findtext("Code") == "InternalFailure"
+    assert error.findtext("Message") == (
+        "local_aws failed on a sqs request: ValueError. Its log has the details."
+    )
