@@ -250,7 +250,7 @@ def changes_between(
                     name,
                     resource.get("Type", ""),
                     physical_resource_id=_text_or_none(physical.get(name)),
-                    replacement=replacement(old[name], resource),
+                    replacement=replacement(old[name], resource, changed_parameters),
                 )
             )
     for name, resource in old.items():
@@ -270,9 +270,12 @@ def _text_or_none(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def replacement(old: dict[str, Any], new: dict[str, Any]) -> str | None:
+def replacement(
+    old: dict[str, Any], new: dict[str, Any], changed_parameters: dict[str, Any] | None = None
+) -> str | None:
     """ "True" if a property that replaces the resource changed, "False" if only others did;
-    None for a type whose replacing properties are not listed here."""
+    None for a type whose replacing properties are not listed here. A property that refers
+    to a parameter in `changed_parameters` has changed, though its text has not."""
     kind = new.get("Type", "")
     replacing = REPLACING_PROPERTIES.get(kind)
     if replacing is None or old.get("Type") != kind:
@@ -282,6 +285,7 @@ def replacement(old: dict[str, Any], new: dict[str, Any]) -> str | None:
         key
         for key in set(old_properties) | set(new_properties)
         if old_properties.get(key) != new_properties.get(key)
+        or templates.referenced_resources(new_properties.get(key), changed_parameters or {})
     }
     if changed and ("*" in replacing or changed & replacing):
         return "True"
