@@ -130,6 +130,10 @@ def expand(template: dict[str, Any]) -> dict[str, Any]:
         raise ValidationError(
             message=f"Transform {SAM_TRANSFORM} failed with: {type(error).__name__}: {error}"
         ) from None
+    finally:
+        # The translator records metrics for AWS's own use; "publishing" them to its dummy
+        # publisher drops them, instead of a warning on stderr when it is collected.
+        translator.metrics.publish()
     return expanded
 
 
