@@ -32,9 +32,11 @@ from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
 from moto.core.common_models import BaseModel
+from moto.s3.models import FakeBucket
 
 from local_aws import (
     apigatewayv2,
+    bucket_policies,
     capabilities,
     change_sets,
     cloudformation,
@@ -110,6 +112,13 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         moto_cloudformation_models,
         "get_stack_from_s3_url",
         _instead_of_moto_s(template_urls.read_template),
+    ),
+    # moto counts every statement of a bucket policy that has a Condition as a Deny (it has no
+    # request context to check it against): SAM CLI's artifact bucket refused every upload.
+    Replacement(
+        FakeBucket,
+        "get_permission",
+        _instead_of_moto_s(bucket_policies.permission),
     ),
     # moto leaves a stack whose creation failed in CREATE_IN_PROGRESS; AWS rolls it back.
     Replacement(CloudFormationBackend, "create_stack", cloudformation.create_stack_or_roll_back),

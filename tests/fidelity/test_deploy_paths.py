@@ -938,6 +938,25 @@ def test_a_bucket_policy_is_put_on_its_bucket_and_removed_with_the_stack(local_a
         r["LogicalResourceId"]: r["PhysicalResourceId"] for r in resources["StackResources"]
     }
     assert physical["ArtifactBucketPolicy"] == bucket
+    # The "deny plain HTTP" statement does not refuse a tool's uploads (moto counted every
+    # statement with a Condition as a Deny); a statement without one is still enforced.
+    s3.put_object(Bucket=bucket, Key="packaged.template", Body=b"Resources: {}")
+    assert s3.get_object(Bucket=bucket, Key="packaged.template")["Body"].read() == b"Resources: {}"
+    deny_deletes = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:DeleteObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+    }
+    s3.put_bucket_policy(
+        Bucket=bucket,
+        Policy=json.dumps({**policy, "Statement": [*policy["Statement"], deny_deletes]}),
+    )
+    with pytest.raises(botocore.exceptions.ClientError) as denied:
+        s3.delete_object(Bucket=bucket, Key="packaged.template")
+    assert denied.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    s3.delete_object(Bucket=bucket, Key="packaged.template")
 
     # A new PolicyDocument is put in place of the old one, on the same bucket.
     cloudformation.update_stack(
