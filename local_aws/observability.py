@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from local_aws import events, lambda_logs, services
+from local_aws import events, lambda_logs, services, stage_settings
 from local_aws.deployments import DeployedApi
 from local_aws.integrations import Outcome
 
@@ -264,8 +264,8 @@ class Observer:
                 aggregator = by_account.setdefault(
                     (deployed.account_id, deployed.region), MetricAggregator()
                 )
-                record_metrics(aggregator, done, stage.get("detailed", False))
-                line = self._access_log_line(deployed, done, stage.get("access"))
+                record_metrics(aggregator, done, stage.route(None).detailed_metrics)
+                line = self._access_log_line(deployed, done, stage.access_log)
                 if line is not None:
                     key, event = line
                     lines.setdefault(key, []).append(event)
@@ -305,23 +305,12 @@ class Observer:
             logger.warning("%s", message)
 
 
-def _stage_settings(deployed: DeployedApi) -> dict[str, Any]:
-    """The stage's access log settings and detailed-metrics switch, read from moto now (a
-    stage update takes effect without a new deployment, as on AWS). Call under the lock."""
-    from moto.apigatewayv2.models import apigatewayv2_backends
-
-    try:
-        api = apigatewayv2_backends[deployed.account_id][deployed.region].get_api(deployed.api_id)
-    except Exception:  # the API is gone: its last requests are still counted
-        return {}
-    stage = api.stages.get(deployed.stage)
-    if stage is None:
-        return {}
-    route_settings = stage.default_route_settings or {}
-    return {
-        "access": stage.access_log_settings,
-        "detailed": bool(route_settings.get("detailedMetricsEnabled")),
-    }
+def _stage_settings(deployed: DeployedApi) -> stage_settings.StageSettings:
+    """The stage's settings, read from moto now (a stage update takes effect without a new
+    deployment, as on AWS); none once the API is gone, whose last requests still count."""
+    return stage_settings.read(
+        deployed.account_id, deployed.region, deployed.api_id, deployed.stage
+    )
 
 
 def _put_metrics(account_id: str, region: str, metric_data: list[dict[str, Any]]) -> None:
