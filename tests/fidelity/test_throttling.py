@@ -10,13 +10,12 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.fidelity.support import TEMPLATES, error_frame_pattern
+from tests.fidelity.support import TEMPLATES, error_frame_pattern, metric_sum
 from tests.support import LocalAwsProcess, deploy, wait_for
 from tests.support.clients import connect, handshake_status, http_endpoint, send_json
 
@@ -36,20 +35,7 @@ def answers(ws, count: int) -> list[str]:
 
 
 def client_errors(local_aws, outputs) -> float:
-    now = datetime.now(UTC)
-    points = local_aws.client("cloudwatch").get_metric_statistics(
-        Namespace="AWS/ApiGateway",
-        MetricName="ClientError",
-        Dimensions=[
-            {"Name": "ApiId", "Value": outputs["ApiId"]},
-            {"Name": "Stage", "Value": outputs["StageName"]},
-        ],
-        StartTime=now - timedelta(minutes=10),
-        EndTime=now + timedelta(minutes=1),
-        Period=60,
-        Statistics=["Sum"],
-    )["Datapoints"]
-    return sum(point["Sum"] for point in points)
+    return metric_sum(local_aws, outputs, "ClientError")
 
 
 def test_a_burst_on_a_throttled_route_is_refused_and_later_messages_pass(throttled) -> None:
@@ -72,7 +58,8 @@ def test_a_burst_on_a_throttled_route_is_refused_and_later_messages_pass(throttl
         assert [json.loads(frame)["route"] for frame in answers(ws, 5)] == ["$default"] * 5
         time.sleep(1.2)  # rate 1: a token is back
         send_json(ws, {"action": "SendLimited"})
-        assert json.loads(ws.recv()) == {"route": "SendLimited", "connectionId": connection_id}
+        answer = json.loads(ws.recv())
+        assert (answer["route"], answer["connectionId"]) == ("SendLimited", connection_id)
     finally:
         ws.close()
 
