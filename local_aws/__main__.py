@@ -81,6 +81,8 @@ def main() -> None:
         help="serve moto's /moto-api admin endpoints (reset, recorder); off by default",
     )
     args = parser.parse_args()
+    if args.connections_rate_limit < 0 or args.connections_burst_limit < 0:
+        parser.error("--connections-rate-limit and --connections-burst-limit must be 0 or more")
     # Dummy credentials and a default region, so moto and the functions need no AWS setup.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
