@@ -54,6 +54,19 @@ def main() -> None:
         "within this many seconds (10)",
     )
     parser.add_argument(
+        "--connections-rate-limit",
+        type=float,
+        default=defaults.connections_rate_limit,
+        help="@connections calls a second per account before 429 LimitExceededException "
+        "(10000, AWS's account quota)",
+    )
+    parser.add_argument(
+        "--connections-burst-limit",
+        type=int,
+        default=defaults.connections_burst_limit,
+        help="@connections calls allowed at once per account (5000, AWS's account quota)",
+    )
+    parser.add_argument(
         "--allow-origin",
         action="append",
         default=[],
@@ -68,6 +81,8 @@ def main() -> None:
         help="serve moto's /moto-api admin endpoints (reset, recorder); off by default",
     )
     args = parser.parse_args()
+    if args.connections_rate_limit < 0 or args.connections_burst_limit < 0:
+        parser.error("--connections-rate-limit and --connections-burst-limit must be 0 or more")
     # Dummy credentials and a default region, so moto and the functions need no AWS setup.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
@@ -79,6 +94,8 @@ def main() -> None:
         ttl_sweep_seconds=args.ttl_sweep_seconds,
         connect_failure_status=args.connect_failure_status,
         handshake_timeout_seconds=args.handshake_timeout,
+        connections_rate_limit=args.connections_rate_limit,
+        connections_burst_limit=args.connections_burst_limit,
         allowed_origins=tuple(args.allow_origin),
         dashboard=args.dashboard,
     )

@@ -282,8 +282,11 @@ def _create_stage(properties: Properties, context: Context) -> str:
     }
     if properties.get("DefaultRouteSettings"):
         config["defaultRouteSettings"] = _camel_keys(properties["DefaultRouteSettings"])
-    if properties.get("RouteSettings"):
-        config["routeSettings"] = _camel_keys(properties["RouteSettings"])
+    if isinstance(properties.get("RouteSettings"), dict):  # keyed by route key, kept as written
+        config["routeSettings"] = {
+            route_key: _camel_keys(settings)
+            for route_key, settings in properties["RouteSettings"].items()
+        }
     if properties.get("AccessLogSettings"):  # {"DestinationArn", "Format"}
         config["accessLogSettings"] = _camel_keys(properties["AccessLogSettings"])
     context.backend.create_stage(api_id, config)

@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl
 
 from uvicorn.protocols.utils import ClientDisconnected
 
-from local_aws import events, observability, routing
+from local_aws import events, observability, routing, stage_settings, throttling
 from local_aws.authorizers import Authorizers
 from local_aws.connections import Connection, OpenConnections
 from local_aws.deployments import DeployedApi, Route
@@ -33,6 +33,7 @@ UNSUPPORTED_DATA = 1003  # binary frame (reference §3.7)
 NO_STATUS_RECEIVED = 1005  # RFC 6455: the client's close frame had no status code
 ABNORMAL_CLOSURE = 1006  # RFC 6455: the connection ended without a close frame
 _REFUSALS = {401: "Unauthorized", 403: "Forbidden"}  # `$context.error.message` of a refusal
+TOO_MANY_REQUESTS = "Too Many Requests"  # a throttled request (docs/fidelity.md, throttling)
 
 
 class Gateway:
@@ -44,12 +45,17 @@ class Gateway:
         connections: OpenConnections,
         settings: Settings,
         observer: observability.Observer | None = None,
+        throttles: throttling.Throttles | None = None,
     ) -> None:
         self._integrations = integrations
+        self._throttles = throttles  # None: nothing is throttled
         self._observer = observer  # metrics and access logs of every finished request
         self._connections = connections
         self._settings = settings
         self._authorizers = Authorizers(integrations, settings.integration_timeout_seconds)
+        self._account_limits = throttling.Limits(
+            settings.account_rate_limit, settings.account_burst_limit
+        )
 
     async def serve(
         self, deployed: DeployedApi, scope: dict[str, Any], receive: Any, send: Any
@@ -62,6 +68,13 @@ class Gateway:
         connect = events.Request(
             client, "CONNECT", "$connect", events.new_id(), request_time_epoch=client.connected_at
         )
+        if not self._allowed(deployed, "$connect"):  # throttled: before the authorizer runs
+            if self._observer is not None:
+                self._observer.request_done(
+                    deployed, observability.refused(connect, 429, TOO_MANY_REQUESTS)
+                )
+            await _refuse_handshake(send, 429)
+            return
         decision = await self._authorizers.authorize(deployed, connect, scope)
         if not decision.allowed:
             if self._observer is not None:  # refused before the integration: a ClientError
@@ -198,6 +211,13 @@ class Gateway:
             body=text,
             message_id=events.new_id(),
         )
+        if not self._allowed(deployed, route_key):  # throttled: the socket stays open
+            if self._observer is not None:
+                done = observability.refused(request, 429, TOO_MANY_REQUESTS)
+                self._observer.request_done(deployed, done)
+            frame = events.error_frame(TOO_MANY_REQUESTS, client.connection_id, request_id)
+            await _send_quietly(connection, frame)
+            return
         outcome = await self._run_route(deployed, route, request)
         if outcome is None:
             outcome = Outcome(500, error="Internal server error")
@@ -207,6 +227,19 @@ class Gateway:
         elif route.two_way and outcome.body is not None:
             limit = self._settings.message_limit_bytes
             await _send_quietly(connection, reply_frame(outcome.body, request, limit))
+
+    def _allowed(self, deployed: DeployedApi, route_key: str) -> bool:
+        """Whether the route's token bucket has room for one more request (it takes it)."""
+        if self._throttles is None:
+            return True
+        settings = stage_settings.read(
+            deployed.account_id, deployed.region, deployed.api_id, deployed.stage
+        ).route(route_key)
+        limits = throttling.route_limits(
+            settings.burst_limit, settings.rate_limit, self._account_limits
+        )
+        key = throttling.route_key(deployed.api_id, deployed.stage, route_key)
+        return self._throttles.allow(key, limits)
 
     def _handshake_status(self, deployed: DeployedApi, outcome: Outcome) -> int:
         integration = deployed.routes["$connect"].integration
@@ -258,6 +291,8 @@ async def _send_quietly(connection: Connection, text: str) -> None:
 
 async def _refuse_handshake(send: Any, status: int) -> None:
     body = b'{"message": "Internal server error"}' if status >= 500 else b""
+    if status == 429:  # as HTTP and REST APIs answer a throttled request [inf]
+        body = b'{"message":"Too Many Requests"}'
     await send(
         {
             "type": "websocket.http.response.start",

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from local_aws import sigv4
+from local_aws import sigv4, throttling
 from local_aws.connections import OpenConnections
 
 DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
@@ -32,9 +32,17 @@ def _iso(epoch_ms: int) -> str:
 class ManagementApi:
     """`@connections` for the open connections of every API, with the message quota."""
 
-    def __init__(self, connections: OpenConnections, message_limit_bytes: int) -> None:
+    def __init__(
+        self,
+        connections: OpenConnections,
+        message_limit_bytes: int,
+        throttles: throttling.Throttles | None = None,
+        limits: throttling.Limits | None = None,
+    ) -> None:
         self._connections = connections
         self._message_limit_bytes = message_limit_bytes
+        self._throttles = throttles  # None: calls are never throttled
+        self._limits = limits or throttling.Limits(10_000.0, 5_000)
 
     async def handle(
         self,
@@ -62,6 +70,13 @@ class ManagementApi:
         refusal = sigv4.check(method, raw_path, query, headers, data, region=region)
         if refusal is not None:
             await _error(send, refusal.status, refusal.error_type, refusal.message)
+            return
+        if self._throttles is not None and not self._throttles.allow(
+            throttling.connections_key(region), self._limits
+        ):
+            # The service model's LimitExceededException: "more than the allowed number of
+            # requests per unit of time" (botocore retries a 429 before raising it).
+            await _error(send, 429, "LimitExceededException", "Too Many Requests")
             return
         if not raw_id:  # `/@connections/` names no connection: no such route on AWS
             await _error(send, 403, "ForbiddenException", "Forbidden")

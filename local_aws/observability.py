@@ -9,7 +9,9 @@ flush a second later, on a worker thread, aggregates the queue and writes to mot
   per metric, dimension set and minute, so `get_metric_statistics` works at 1-minute
   resolution and moto's store grows by series, not by request;
 - access log lines in the log group a stage's `AccessLogSettings.DestinationArn` names,
-  rendered from its `Format`.
+  rendered from its `Format`;
+- execution log lines (`execution_logs`) in `API-Gateway-Execution-Logs_{apiId}/{stage}`,
+  at the route's `LoggingLevel`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from local_aws import events, lambda_logs, services
+from local_aws import events, execution_logs, lambda_logs, services, stage_settings
 from local_aws.deployments import DeployedApi
 from local_aws.integrations import Outcome
 
@@ -47,6 +49,7 @@ class Finished:
     integration_latency_ms: int | None  # None: not measured (no integration, or MOCK)
     error_message: str | None = None
     integration_failed: bool = False  # the call itself failed: timeout, crash, bad answer
+    response_body: str | None = None  # what the integration answered (execution data traces)
 
 
 def finished(
@@ -67,6 +70,7 @@ def finished(
         integration_latency_ms=None if integration_type == "MOCK" else latency_ms,
         error_message=outcome.error,
         integration_failed=outcome.error is not None and outcome.status >= 500,
+        response_body=outcome.body,
     )
 
 
@@ -230,8 +234,9 @@ class Observer:
         self._executor = executor
         self._pending: list[tuple[DeployedApi, Finished]] = []
         self._flush_scheduled = False
-        # AWS names a stage's access log stream with an opaque id; one per stage here.
+        # AWS names a stage's log streams with opaque ids; one per stage and kind here.
         self._streams: dict[tuple[str, str], str] = {}
+        self._execution_streams: dict[tuple[str, str], str] = {}
         self._warned: set[str] = set()  # a misconfiguration is logged once, not per request
 
     def request_done(self, deployed: DeployedApi, done: Finished) -> None:
@@ -252,6 +257,7 @@ class Observer:
         """Publish the metrics and access log lines of `pending` to moto (blocking)."""
         by_account: dict[tuple[str, str], MetricAggregator] = {}
         lines: dict[tuple[str, str, str, str], list[dict[str, object]]] = {}
+        executions: dict[tuple[str, str, str, str], list[dict[str, object]]] = {}
         try:
             pending = list(pending)
             stages = {(d.account_id, d.region, d.api_id, d.stage): d for d, _ in pending}
@@ -264,15 +270,18 @@ class Observer:
                 aggregator = by_account.setdefault(
                     (deployed.account_id, deployed.region), MetricAggregator()
                 )
-                record_metrics(aggregator, done, stage.get("detailed", False))
-                line = self._access_log_line(deployed, done, stage.get("access"))
+                record_metrics(aggregator, done, stage.route(None).detailed_metrics)
+                line = self._access_log_line(deployed, done, stage.access_log)
                 if line is not None:
                     key, event = line
                     lines.setdefault(key, []).append(event)
+                self._execution_log(deployed, done, stage, executions)
             with services.LOCK:
                 for (account_id, region), aggregator in by_account.items():
                     _put_metrics(account_id, region, aggregator.drain())
                 missing = [key for key, batch in lines.items() if not _put_log_events(*key, batch)]
+                for key, batch in executions.items():  # API Gateway makes this group itself
+                    _put_log_events(*key, batch, create_group=True)
             for key in missing:
                 self._warn_once(
                     f"access log group {key[2]} does not exist: create it to get access logs"
@@ -299,29 +308,38 @@ class Observer:
         event = {"timestamp": done.request.request_time_epoch, "message": message}
         return (deployed.account_id, deployed.region, group, stream), event
 
+    def _execution_log(
+        self,
+        deployed: DeployedApi,
+        done: Finished,
+        stage: stage_settings.StageSettings,
+        into: dict[tuple[str, str, str, str], list[dict[str, object]]],
+    ) -> None:
+        """Add the request's execution log lines, at its route's logging level, to `into`."""
+        messages = execution_logs.lines(deployed, done, stage.route(done.request.route_key))
+        if not messages:
+            return
+        stream = self._execution_streams.setdefault(
+            (deployed.api_id, deployed.stage), secrets.token_hex(16)
+        )
+        group = execution_logs.group_name(deployed.api_id, deployed.stage)
+        timestamp = done.request.request_time_epoch
+        into.setdefault((deployed.account_id, deployed.region, group, stream), []).extend(
+            {"timestamp": timestamp, "message": message} for message in messages
+        )
+
     def _warn_once(self, message: str) -> None:
         if message not in self._warned and len(self._warned) < 1000:
             self._warned.add(message)
             logger.warning("%s", message)
 
 
-def _stage_settings(deployed: DeployedApi) -> dict[str, Any]:
-    """The stage's access log settings and detailed-metrics switch, read from moto now (a
-    stage update takes effect without a new deployment, as on AWS). Call under the lock."""
-    from moto.apigatewayv2.models import apigatewayv2_backends
-
-    try:
-        api = apigatewayv2_backends[deployed.account_id][deployed.region].get_api(deployed.api_id)
-    except Exception:  # the API is gone: its last requests are still counted
-        return {}
-    stage = api.stages.get(deployed.stage)
-    if stage is None:
-        return {}
-    route_settings = stage.default_route_settings or {}
-    return {
-        "access": stage.access_log_settings,
-        "detailed": bool(route_settings.get("detailedMetricsEnabled")),
-    }
+def _stage_settings(deployed: DeployedApi) -> stage_settings.StageSettings:
+    """The stage's settings, read from moto now (a stage update takes effect without a new
+    deployment, as on AWS); none once the API is gone, whose last requests still count."""
+    return stage_settings.read(
+        deployed.account_id, deployed.region, deployed.api_id, deployed.stage
+    )
 
 
 def _put_metrics(account_id: str, region: str, metric_data: list[dict[str, Any]]) -> None:
@@ -338,14 +356,22 @@ def _put_metrics(account_id: str, region: str, metric_data: list[dict[str, Any]]
 
 
 def _put_log_events(
-    account_id: str, region: str, group: str, stream: str, log_events: list[dict[str, object]]
+    account_id: str,
+    region: str,
+    group: str,
+    stream: str,
+    log_events: list[dict[str, object]],
+    create_group: bool = False,
 ) -> bool:
-    """Append the lines to the group's stream; False if the group does not exist."""
+    """Append the lines to the group's stream; False if the group does not exist (and is not
+    to be created: access logs go only to a group that exists, as on AWS)."""
     from moto.logs.models import logs_backends
 
     backend = logs_backends[account_id][region]
     if group not in backend.groups:
-        return False  # as on AWS, API Gateway writes only to a log group that exists
+        if not create_group:
+            return False
+        backend.create_log_group(group, {})
     if stream not in backend.groups[group].streams:
         backend.create_log_stream(group, stream)
     backend.put_log_events(group, stream, sorted(log_events, key=_timestamp))

@@ -26,7 +26,15 @@ from a2wsgi import WSGIMiddleware
 if TYPE_CHECKING:
     from a2wsgi.asgi_typing import HTTPScope
 
-from local_aws import cloudformation, lambda_invoke, observability, services, trust, ttl
+from local_aws import (
+    cloudformation,
+    lambda_invoke,
+    observability,
+    services,
+    throttling,
+    trust,
+    ttl,
+)
 from local_aws.connections import OpenConnections
 from local_aws.deployments import Deployments
 from local_aws.gateway import Gateway
@@ -82,8 +90,18 @@ class LocalAws:
         integrations = Integrations(self.runtime, self.executor)
         # Metrics and access logs are written from the executor, never on the event loop.
         self.observer = observability.Observer(self.executor)
-        self.gateway = Gateway(integrations, self.connections, settings, self.observer)
-        self.management_api = ManagementApi(self.connections, settings.message_limit_bytes)
+        # Token buckets of every route and of @connections; a deleted API or stage drops its.
+        self.throttles = throttling.Throttles()
+        self.deployments.on_removed(self.throttles.forget)
+        self.gateway = Gateway(
+            integrations, self.connections, settings, self.observer, self.throttles
+        )
+        self.management_api = ManagementApi(
+            self.connections,
+            settings.message_limit_bytes,
+            self.throttles,
+            throttling.Limits(settings.connections_rate_limit, settings.connections_burst_limit),
+        )
         self.moto = WSGIMiddleware(services.wsgi_app(), workers=8)
         self._sweeper: asyncio.Task[None] | None = None
 

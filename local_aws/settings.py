@@ -24,6 +24,14 @@ class Settings:
     message_limit_bytes: int = 128 * 1024  # AWS: a larger message closes it with 1009
     ttl_sweep_seconds: float = 5.0  # how often expired items are deleted (AWS: within days)
     connect_failure_status: int = 500  # handshake status when a $connect AWS integration fails
+    # Throttling (docs/fidelity.md): a route without ThrottlingRateLimit/ThrottlingBurstLimit
+    # has the account's limits, AWS's default quota of 10,000 requests a second, burst 5,000.
+    account_rate_limit: float = 10_000.0
+    account_burst_limit: int = 5_000
+    # @connections calls per account and region. AWS documents no limit of its own for them
+    # (they count towards the account's quota above, whose figures are the default).
+    connections_rate_limit: float = 10_000.0
+    connections_burst_limit: int = 5_000
     # The trust boundary (docs/security.md): who may call the AWS APIs.
     allowed_origins: tuple[str, ...] = ()  # browser origins allowed to call the AWS APIs (risky)
     dashboard: bool = False  # serve moto's /moto-api admin endpoints (same Host/Origin checks)

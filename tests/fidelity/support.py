@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.support import LocalAwsProcess, wait_for
@@ -97,3 +98,21 @@ def stored_item(
     assert set(item) == ITEM_ATTRIBUTES
     assert item["connectionid"] == {"S": connection_id}
     return item
+
+
+def metric_sum(server: LocalAwsProcess, outputs: dict[str, str], metric: str) -> float:
+    """The Sum of an `AWS/ApiGateway` metric of the outputs' API and stage, last 10 minutes."""
+    now = datetime.now(UTC)
+    points = server.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/ApiGateway",
+        MetricName=metric,
+        Dimensions=[
+            {"Name": "ApiId", "Value": outputs["ApiId"]},
+            {"Name": "Stage", "Value": outputs["StageName"]},
+        ],
+        StartTime=now - timedelta(minutes=10),
+        EndTime=now + timedelta(minutes=1),
+        Period=60,
+        Statistics=["Sum"],
+    )["Datapoints"]
+    return sum(point["Sum"] for point in points)
