@@ -968,3 +968,18 @@ def test_a_bucket_policy_is_put_on_its_bucket_and_removed_with_the_stack(local_a
 
     cloudformation.delete_stack(StackName="dp-tool-bucket")
     assert bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}
+
+
+def test_a_sam_websocket_api_resource_deploys_and_serves_its_routes(local_aws) -> None:
+    cloudformation = local_aws.client("cloudformation")
+    cloudformation.create_stack(
+        StackName="dp-sam-websocket",
+        TemplateBody=(TEMPLATES / "sam_websocket_api.yaml").read_text(),
+        Capabilities=AUTO_EXPAND,
+    )
+    stack = cloudformation.describe_stacks(StackName="dp-sam-websocket")["Stacks"][0]
+    assert stack["StackStatus"] == "CREATE_COMPLETE"
+    url = f"ws://127.0.0.1:{local_aws.port}/{outputs_of(stack)['ApiId']}/prod"
+    assert answer(url, {"action": "shout", "text": "hi"}) == {"route": "shout", "said": "HI"}
+    assert answer(url, {"text": "no route"})["route"] == "$default"
+    cloudformation.delete_stack(StackName="dp-sam-websocket")
