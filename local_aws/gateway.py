@@ -227,6 +227,8 @@ class Gateway:
         elif route.two_way and outcome.body is not None:
             limit = self._settings.message_limit_bytes
             await _send_quietly(connection, reply_frame(outcome.body, request, limit))
+            if self._observer is not None:
+                self._observer.message_sent(deployed, client)
 
     def _allowed(self, deployed: DeployedApi, route_key: str) -> bool:
         """Whether the route's token bucket has room for one more request (it takes it)."""

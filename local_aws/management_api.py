@@ -10,12 +10,14 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
 from local_aws import sigv4, throttling
 from local_aws.connections import OpenConnections
+from local_aws.events import Client
 
 DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
 # What AWS's connection ids look like (docs/fidelity.md 2a). AWS answers an id of another
@@ -38,8 +40,10 @@ class ManagementApi:
         message_limit_bytes: int,
         throttles: throttling.Throttles | None = None,
         limits: throttling.Limits | None = None,
+        on_sent: Callable[[Client], None] | None = None,
     ) -> None:
         self._connections = connections
+        self._on_sent = on_sent  # told of each message posted to a client (its metrics)
         self._message_limit_bytes = message_limit_bytes
         self._throttles = throttles  # None: calls are never throttled
         self._limits = limits or throttling.Limits(10_000.0, 5_000)
@@ -98,6 +102,8 @@ class ManagementApi:
             except Exception:  # it closed while we were sending, or was dropped for not reading
                 await _gone(send)
                 return
+            if self._on_sent is not None:
+                self._on_sent(connection.client)
             await _respond(send, 200)
         elif method == "GET":
             if connection is None:

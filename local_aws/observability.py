@@ -79,6 +79,14 @@ def refused(request: events.Request, status: int, message: str) -> Finished:
     return Finished(request, status, None, None, message)
 
 
+@dataclass(frozen=True)
+class Sent:
+    """One message API Gateway sent a client: a route's reply or an `@connections` post."""
+
+    client: events.Client
+    epoch_ms: int
+
+
 # ------------------------------------------------------------------------- metrics
 
 
@@ -167,6 +175,17 @@ def record_metrics(aggregator: MetricAggregator, done: Finished, by_route: bool)
             aggregator.add(metric, dimensions, request.request_time_epoch, value, unit)
 
 
+def record_sent(aggregator: MetricAggregator, sent: Sent) -> None:
+    """A message to the client is a `MessageCount` ("messages sent to the WebSocket API,
+    either from or to the client" [doc]), by `ApiId` and by `ApiId, Stage`."""
+    client = sent.client
+    for dimensions in (
+        (("ApiId", client.api_id),),
+        (("ApiId", client.api_id), ("Stage", client.stage)),
+    ):
+        aggregator.add("MessageCount", dimensions, sent.epoch_ms, 1, "Count")
+
+
 # ------------------------------------------------------------------------- access logs
 
 # Access log formats only substitute `$context.*` variables: no directives, no methods,
@@ -232,14 +251,18 @@ class Observer:
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
-        self._pending: list[tuple[DeployedApi, Finished]] = []
+        self._pending: list[tuple[DeployedApi, Finished | Sent]] = []
         self._flush_scheduled = False
         # AWS names a stage's log streams with opaque ids; one per stage and kind here.
         self._streams: dict[tuple[str, str], str] = {}
         self._execution_streams: dict[tuple[str, str], str] = {}
         self._warned: set[str] = set()  # a misconfiguration is logged once, not per request
 
-    def request_done(self, deployed: DeployedApi, done: Finished) -> None:
+    def message_sent(self, deployed: DeployedApi, client: events.Client) -> None:
+        """Queue one message sent to a client (on the event loop: cheap, never blocks)."""
+        self.request_done(deployed, Sent(client, events.now_ms()))
+
+    def request_done(self, deployed: DeployedApi, done: Finished | Sent) -> None:
         """Queue one finished request (on the event loop: cheap, never blocks)."""
         if len(self._pending) >= MAX_PENDING_REQUESTS:
             return
@@ -253,7 +276,7 @@ class Observer:
         self._flush_scheduled = False
         asyncio.get_running_loop().run_in_executor(self._executor, self.write, pending)
 
-    def write(self, pending: Iterable[tuple[DeployedApi, Finished]]) -> None:
+    def write(self, pending: Iterable[tuple[DeployedApi, Finished | Sent]]) -> None:
         """Publish the metrics and access log lines of `pending` to moto (blocking)."""
         by_account: dict[tuple[str, str], MetricAggregator] = {}
         lines: dict[tuple[str, str, str, str], list[dict[str, object]]] = {}
@@ -270,6 +293,9 @@ class Observer:
                 aggregator = by_account.setdefault(
                     (deployed.account_id, deployed.region), MetricAggregator()
                 )
+                if isinstance(done, Sent):
+                    record_sent(aggregator, done)
+                    continue
                 record_metrics(aggregator, done, stage.route(None).detailed_metrics)
                 line = self._access_log_line(deployed, done, stage.access_log)
                 if line is not None:

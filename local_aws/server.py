@@ -37,6 +37,7 @@ from local_aws import (
 )
 from local_aws.connections import OpenConnections
 from local_aws.deployments import Deployments
+from local_aws.events import Client
 from local_aws.gateway import Gateway
 from local_aws.integrations import Integrations
 from local_aws.lambda_runtime import LambdaRuntime, moto_function_is_current
@@ -101,9 +102,16 @@ class LocalAws:
             settings.message_limit_bytes,
             self.throttles,
             throttling.Limits(settings.connections_rate_limit, settings.connections_burst_limit),
+            on_sent=self._count_post,
         )
         self.moto = WSGIMiddleware(services.wsgi_app(), workers=8)
         self._sweeper: asyncio.Task[None] | None = None
+
+    def _count_post(self, client: Client) -> None:
+        """An `@connections` post reached `client`: a MessageCount of its API's stage."""
+        deployed = self.deployments.lookup(client.api_id, client.stage)
+        if deployed is not None:
+            self.observer.message_sent(deployed, client)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":

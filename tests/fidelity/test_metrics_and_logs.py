@@ -19,7 +19,7 @@ import pytest
 
 from tests.fidelity.support import TEMPLATES
 from tests.support import deploy, wait_for
-from tests.support.clients import connect, send_json
+from tests.support.clients import connect, management, send_json, whoami
 
 LOG_LINE = re.compile(r"^(\S+) (CONNECT|MESSAGE|DISCONNECT) (\S+) (\d{3}) (\S+)$")
 
@@ -69,6 +69,27 @@ def test_connect_and_message_counts(local_aws, observed) -> None:
         message="ConnectCount 1 in AWS/ApiGateway",
     )
     wait_for(lambda: statistic(local_aws, observed, "MessageCount") == 3, timeout=15)
+
+
+def test_messages_to_the_client_count_too(local_aws) -> None:
+    """MessageCount is "messages sent to the WebSocket API, either from or to the client":
+    two messages in, their two replies and one `@connections` post out make five."""
+    outputs = deploy(local_aws, "fid-counted", TEMPLATES / "lambda_api.yaml")
+    ws = connect(outputs["WebSocketURL"])
+    connection_id = whoami(ws)  # a message and its reply
+    send_json(ws, {"action": "again"})
+    ws.recv()
+    management(local_aws, outputs["WebSocketURL"]).post_to_connection(
+        ConnectionId=connection_id, Data=b"from the backend"
+    )
+    assert ws.recv() == "from the backend"
+    ws.close()
+    counted = {**outputs, "StageName": outputs["WebSocketURL"].rsplit("/", 1)[1]}
+    wait_for(
+        lambda: statistic(local_aws, counted, "MessageCount") == 5,
+        timeout=15,
+        message="MessageCount 5: 2 in, 2 replies, 1 post",
+    )
 
 
 def test_a_raising_function_is_one_integration_and_one_execution_error(local_aws, observed) -> None:
