@@ -31,7 +31,7 @@ from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from local_aws import events, iam, integration_plan, lambda_logs, services
+from local_aws import events, iam, integration_plan, lambda_logs, request_parameters, services
 from local_aws.deployments import DeployedApi, Integration
 from local_aws.lambda_runtime import LambdaRuntime, function_config, moto_function
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
@@ -296,8 +296,11 @@ def _call_service(
     if not role_arn:
         logger.error("integration %s has no CredentialsArn", integration.integration_id)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
+    mapped = request_parameters.map_parameters(
+        integration.request_parameters, request, deployed.stage_variables
+    )
     call = integration_plan.service_call(
-        target, deployed.account_id, role_arn, body, integration.request_parameters
+        target, deployed.account_id, role_arn, body, mapped.headers
     )
     if call.refusal is not None:
         logger.warning("route %s: %s", request.route_key, call.refusal)
