@@ -67,6 +67,15 @@ def main() -> None:
         action="store_true",
         help="serve moto's /moto-api admin endpoints (reset, recorder); off by default",
     )
+    parser.add_argument(
+        "--http-integration-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="let HTTP and HTTP_PROXY integrations call HOST (a name or an address), "
+        "repeatable. Off by default: they call only backends on this machine (loopback), "
+        "never local_aws itself (docs/security.md)",
+    )
     args = parser.parse_args()
     # Dummy credentials and a default region, so moto and the functions need no AWS setup.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -81,6 +90,7 @@ def main() -> None:
         handshake_timeout_seconds=args.handshake_timeout,
         allowed_origins=tuple(args.allow_origin),
         dashboard=args.dashboard,
+        http_integration_hosts=tuple(args.http_integration_host),
     )
     from local_aws.server import serve  # imports moto: only once the arguments are valid
 

@@ -7,6 +7,7 @@ Lambda worker) is `local_aws.integrations`' job, the one step with effects.
 
     service_target(uri)                      which service action (AWS integrations)
     lambda_function_arn(uri, stage_vars)     which function (AWS and AWS_PROXY Lambda)
+    http_url(uri, ...)                       which URL (HTTP and HTTP_PROXY)
     mock_status(rendered)                    the status a MOCK integration answers with
     lambda_event(rendered)                   the event of a non-proxy Lambda integration
     request_template / passthrough_body      how the request becomes the service request
@@ -22,6 +23,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from local_aws import events, routing, services, vtl
 from local_aws.deployments import Integration, IntegrationResponse
@@ -84,6 +86,25 @@ def lambda_function_arn(
     one. Stage variables in it are replaced first."""
     match = _LAMBDA_URI.match(with_stage_variables(uri, stage_variables or {}) or "")
     return match["function"] if match else None
+
+
+_PATH_PARAMETER = re.compile(r"\{(?P<name>[A-Za-z0-9._$-]+)\}")
+
+
+def http_url(
+    uri: str | None,
+    stage_variables: dict[str, str],
+    path: dict[str, str],
+    querystring: dict[str, str],
+) -> str:
+    """The URL an `HTTP`/`HTTP_PROXY` integration calls: its URI with stage variables,
+    `{name}` path parameters (percent-encoded; an unmapped one is left empty) and the
+    mapped query string added to the URI's own."""
+    url = with_stage_variables(uri, stage_variables) or ""
+    url = _PATH_PARAMETER.sub(lambda match: quote(path.get(match["name"], ""), safe=""), url)
+    if querystring:
+        url += ("&" if "?" in url else "?") + urlencode(querystring)
+    return url
 
 
 # --------------------------------------------------------------------------------------
