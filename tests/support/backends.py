@@ -6,7 +6,7 @@
 
 Paths:
     /echo            200, JSON of what it received: method, path, query, headers, body
-    /status/NNN      that status, body `{"status": NNN}`
+    /status/NNN      that status, body `{"status": NNN}` (`/status/`: 200)
     /slow?s=N        waits N seconds (at most until the backend stops), then 200 `slow`
     /huge?mb=N       200 with N MiB of `x`, written in 64 KiB pieces
     /redirect?to=U   302 to U
@@ -50,7 +50,7 @@ class Backend:
                 if parts.path == "/echo":
                     self._send(200, json.dumps(record).encode())
                 elif parts.path.startswith("/status/"):
-                    status = int(parts.path.rsplit("/", 1)[1])
+                    status = int(parts.path.rsplit("/", 1)[1] or 200)
                     self._send(status, json.dumps({"status": status}).encode())
                 elif parts.path == "/slow":
                     backend.stopping.wait(float(query.get("s", "5")))
