@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import Iterator
 
@@ -134,3 +135,21 @@ def test_nothing_listening_is_a_failure_not_a_hang() -> None:
         url = gone.url("/echo")
     with pytest.raises(Failed, match="cannot connect"):
         send(HttpClient((), OWN_PORT), HttpRequest("POST", url))
+
+
+def test_the_command_line_flag_allows_hosts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m local_aws --http-integration-host H` (repeatable) reaches the settings."""
+    from local_aws import __main__, server
+
+    started = []
+    monkeypatch.setattr(server, "serve", started.append)
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION"):
+        # main() sets defaults for these: restored after the test, as they were.
+        monkeypatch.setenv(name, os.environ.get(name, "testing"))
+    argv = ["local_aws", "--http-integration-host", "api.example.com"]
+    monkeypatch.setattr("sys.argv", [*argv, "--http-integration-host", "192.0.2.10"])
+    __main__.main()
+    assert started[0].http_integration_hosts == ("api.example.com", "192.0.2.10")
+    monkeypatch.setattr("sys.argv", ["local_aws"])
+    __main__.main()
+    assert started[1].http_integration_hosts == ()  # off by default
