@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 # itself, so a backend cannot make local_aws hold more than this per call.
 MAX_RESPONSE_BYTES = 10 * 1024 * 1024
 _READ_SIZE = 64 * 1024
+# Backend connections open at once, for all APIs: each is a file descriptor, and the gateway
+# budgets descriptors for its clients (`Settings.max_open_connections`). A call past this
+# waits on the event loop, within its integration timeout.
+MAX_OPEN_CALLS = 64
 HOSTS_FLAG = "--http-integration-host"
 
 
@@ -90,9 +94,13 @@ def is_this_machine(address: str) -> bool:
 class HttpClient:
     """Sends integration requests to allowed targets only."""
 
-    def __init__(self, allowed_hosts: tuple[str, ...], own_port: int) -> None:
+    def __init__(
+        self, allowed_hosts: tuple[str, ...], own_port: int, max_open: int = MAX_OPEN_CALLS
+    ) -> None:
         self._allowed = {host.lower().strip("[]") for host in allowed_hosts}
         self._own_port = own_port
+        self._max_open = max_open
+        self._open: asyncio.Semaphore | None = None  # made on the loop that uses it
 
     async def resolve(self, url: str) -> Target:
         """The address `url`'s request may go to; raises `Refused`."""
@@ -135,6 +143,12 @@ class HttpClient:
         call ends.
         """
         target = await self.resolve(request.url)
+        if self._open is None:
+            self._open = asyncio.Semaphore(self._max_open)
+        async with self._open:
+            return await self._send(target, request)
+
+    async def _send(self, target: Target, request: HttpRequest) -> HttpAnswer:
         context = ssl.create_default_context() if target.scheme == "https" else None
         failure: OSError | None = None
         for address in target.addresses:  # e.g. ::1 then 127.0.0.1 for `localhost`

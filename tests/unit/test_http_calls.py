@@ -153,3 +153,22 @@ def test_the_command_line_flag_allows_hosts(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr("sys.argv", ["local_aws"])
     __main__.main()
     assert started[1].http_integration_hosts == ()  # off by default
+
+
+def test_backend_connections_open_at_once_are_bounded(backend: Backend) -> None:
+    """Past the bound a call waits (within its timeout) instead of opening a descriptor."""
+    client = HttpClient((), OWN_PORT, max_open=1)
+
+    async def scenario() -> None:
+        slow = asyncio.ensure_future(client.send(HttpRequest("GET", backend.url("/slow?s=30"))))
+        await asyncio.sleep(0.3)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await client.send(HttpRequest("POST", backend.url("/echo")))
+        assert [r["path"] for r in backend.received] == ["/slow"]
+        slow.cancel()
+        await asyncio.sleep(0)  # the slow call's connection is closed: the next one runs
+        answer = await client.send(HttpRequest("POST", backend.url("/echo")))
+        assert answer.status == 200
+
+    asyncio.run(scenario())
