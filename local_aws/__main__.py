@@ -80,6 +80,15 @@ def main() -> None:
         action="store_true",
         help="serve moto's /moto-api admin endpoints (reset, recorder); off by default",
     )
+    parser.add_argument(
+        "--http-integration-host",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="let HTTP and HTTP_PROXY integrations call HOST (a name or an address), "
+        "repeatable. Off by default: they call only backends on this machine (loopback), "
+        "never local_aws itself (docs/security.md)",
+    )
     args = parser.parse_args()
     if args.connections_rate_limit < 0 or args.connections_burst_limit < 0:
         parser.error("--connections-rate-limit and --connections-burst-limit must be 0 or more")
@@ -98,6 +107,7 @@ def main() -> None:
         connections_burst_limit=args.connections_burst_limit,
         allowed_origins=tuple(args.allow_origin),
         dashboard=args.dashboard,
+        http_integration_hosts=tuple(args.http_integration_host),
     )
     from local_aws.server import serve  # imports moto: only once the arguments are valid
 

@@ -245,9 +245,10 @@ class Gateway:
 
     def _handshake_status(self, deployed: DeployedApi, outcome: Outcome) -> int:
         integration = deployed.routes["$connect"].integration
-        if integration is not None and integration.integration_type == "AWS":
-            # reference §8: what AWS does when a $connect service integration fails is not
-            # documented; the connection is not made, with a configurable status (500).
+        if integration is not None and integration.integration_type in ("AWS", "HTTP"):
+            # reference §8: what AWS does when a $connect service (or non-proxy HTTP)
+            # integration fails is not documented; the connection is not made, with a
+            # configurable status (500).
             return self._settings.connect_failure_status
         return outcome.status
 

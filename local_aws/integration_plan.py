@@ -7,6 +7,7 @@ Lambda worker) is `local_aws.integrations`' job, the one step with effects.
 
     service_target(uri)                      which service action (AWS integrations)
     lambda_function_arn(uri, stage_vars)     which function (AWS and AWS_PROXY Lambda)
+    http_url(uri, ...)                       which URL (HTTP and HTTP_PROXY)
     mock_status(rendered)                    the status a MOCK integration answers with
     lambda_event(rendered)                   the event of a non-proxy Lambda integration
     request_template / passthrough_body      how the request becomes the service request
@@ -22,6 +23,7 @@ import json
 import logging
 import re
 from dataclasses import dataclass
+from urllib.parse import quote, urlencode
 
 from local_aws import events, routing, services, vtl
 from local_aws.deployments import Integration, IntegrationResponse
@@ -84,6 +86,25 @@ def lambda_function_arn(
     one. Stage variables in it are replaced first."""
     match = _LAMBDA_URI.match(with_stage_variables(uri, stage_variables or {}) or "")
     return match["function"] if match else None
+
+
+_PATH_PARAMETER = re.compile(r"\{(?P<name>[A-Za-z0-9._$-]+)\}")
+
+
+def http_url(
+    uri: str | None,
+    stage_variables: dict[str, str],
+    path: dict[str, str],
+    querystring: dict[str, str],
+) -> str:
+    """The URL an `HTTP`/`HTTP_PROXY` integration calls: its URI with stage variables,
+    `{name}` path parameters (percent-encoded; an unmapped one is left empty) and the
+    mapped query string added to the URI's own."""
+    url = with_stage_variables(uri, stage_variables) or ""
+    url = _PATH_PARAMETER.sub(lambda match: quote(path.get(match["name"], ""), safe=""), url)
+    if querystring:
+        url += ("&" if "?" in url else "?") + urlencode(querystring)
+    return url
 
 
 # --------------------------------------------------------------------------------------
@@ -185,22 +206,6 @@ def resource_arn(service: str, region: str, account_id: str, body: str) -> str |
     return arns[0] if arns else None
 
 
-_HEADER_PARAMETER = "integration.request.header."
-
-
-def static_headers(request_parameters: dict[str, str]) -> dict[str, str]:
-    """The request headers the integration sets to static values (`'...'`, quoted).
-
-    Values mapped from the request (`route.request.body.x`, `context.x`) are not sent:
-    local_aws does not evaluate them, and none of the services it runs reads other headers.
-    """
-    headers = {}
-    for name, value in request_parameters.items():
-        if name.startswith(_HEADER_PARAMETER) and len(value) >= 2 and value[0] == value[-1] == "'":
-            headers[name[len(_HEADER_PARAMETER) :]] = value[1:-1]
-    return headers
-
-
 @dataclass(frozen=True)
 class ServiceCall:
     """Everything one service call needs: who calls what, with which request."""
@@ -236,23 +241,26 @@ def service_call(
     account_id: str,
     role_arn: str,
     body: str,
-    request_parameters: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> ServiceCall:
     """The call an `AWS` integration makes with the rendered request ``body``.
+
+    ``headers`` are those the integration's `RequestParameters` map
+    (`request_parameters.map_parameters`); only `Content-Type` and `X-Amz-Target` are read,
+    the services local_aws runs reading no other.
 
     The action run is the one the service will read: a query-protocol request's `Action`
     parameter, a JSON request's `X-Amz-Target` if the integration sets one, else the URI's.
     """
     protocol = protocols.PROTOCOLS[target.service]
-    static = static_headers(request_parameters or {})
-    given = {name.lower(): value for name, value in static.items()}
-    headers = {"Content-Type": given.get("content-type", protocol.content_type)}
+    given = {name.lower(): value for name, value in (headers or {}).items()}
+    sent = {"Content-Type": given.get("content-type", protocol.content_type)}
     action = target.action
     refusal = None
     if protocol.query:
         action = protocols.form_action(body) or action
         repeated = protocols.repeated_params(body)
-        if not headers["Content-Type"].startswith(_FORM) or "content-type" not in given:
+        if not sent["Content-Type"].startswith(_FORM) or "content-type" not in given:
             refusal = (
                 f"{target.service} reads form-encoded requests only: add RequestParameters "
                 f"integration.request.header.Content-Type: \"'{_FORM}'\" to the integration"
@@ -261,7 +269,7 @@ def service_call(
             refusal = f"the request gives these parameters more than once: {repeated}"
     else:
         amz_target = given.get("x-amz-target") or f"{protocol.target_prefix}.{action}"
-        headers["X-Amz-Target"] = amz_target
+        sent["X-Amz-Target"] = amz_target
         action = amz_target.rpartition(".")[2] or action
     if refusal is None and protocol.actions is not None and action not in protocol.actions:
         refusal = (
@@ -278,7 +286,7 @@ def service_call(
         body,
         resources,
         action,
-        tuple(sorted(headers.items())),
+        tuple(sorted(sent.items())),
         refusal,
     )
 

@@ -8,6 +8,10 @@
 - `AWS_PROXY`: build the Lambda proxy event and run the deployed function's code in a warm
   worker (reference §5.2).
 - `MOCK`: the rendered request template's `statusCode` picks the integration response.
+- `HTTP_PROXY`: the message to the backend's URL as it is; the answer is the reply. `HTTP`:
+  the rendered request template, and the backend's status picks the integration response.
+  Request parameters (`request_parameters`) set headers, query string and path; which
+  backends may be called, and how long and how much is read, is `http_calls`' job.
 
 What is decided from data alone (the target, the templates, the IAM resource, the integration
 response) is in `integration_plan`, as pure functions; this module runs the call.
@@ -31,11 +35,20 @@ from concurrent.futures import Future as ThreadFuture
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from local_aws import events, iam, integration_plan, lambda_logs, services
+from local_aws import (
+    events,
+    http_calls,
+    iam,
+    integration_plan,
+    lambda_logs,
+    request_parameters,
+    services,
+)
 from local_aws.deployments import DeployedApi, Integration
 from local_aws.lambda_runtime import LambdaRuntime, function_config, moto_function
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 from local_aws.service_calls import moto_calls
+from local_aws.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +81,11 @@ class Outcome:
 class Integrations:
     """Runs integrations for the gateway."""
 
-    def __init__(self, runtime: LambdaRuntime, executor: Executor) -> None:
+    def __init__(
+        self, runtime: LambdaRuntime, executor: Executor, settings: Settings | None = None
+    ) -> None:
+        settings = settings or Settings()
+        self._http = http_calls.HttpClient(settings.http_integration_hosts, settings.port)
         self._runtime = runtime
         self._executor = executor
         self._functions = FunctionLookup()
@@ -91,10 +108,14 @@ class Integrations:
                 )
             elif kind == "MOCK":
                 call = self._in_thread(deployed.api_id, _call_mock, deployed, integration, request)
+            elif kind == "HTTP_PROXY":
+                call = self._http_proxy(deployed, integration, request)
+            elif kind == "HTTP":
+                call = self._http_custom(deployed, integration, request)
             else:
                 logger.error(
                     "%s integrations are not supported by local_aws (route %s); "
-                    "use AWS, AWS_PROXY or MOCK",
+                    "use AWS, AWS_PROXY, HTTP, HTTP_PROXY or MOCK",
                     integration.integration_type,
                     request.route_key,
                 )
@@ -187,6 +208,85 @@ class Integrations:
             answer,
             selection,
         )
+
+    async def _http_proxy(
+        self, deployed: DeployedApi, integration: Integration, request: events.Request
+    ) -> Outcome:
+        """`HTTP_PROXY`: the message as it is to the backend; its answer is the reply.
+
+        `$connect` sends the handshake's headers and no body; `$disconnect` neither.
+        """
+        body = (request.body or "") if request.event_type == "MESSAGE" else ""
+        headers = dict(request.client.headers) if request.event_type == "CONNECT" else {}
+        answer = await self._http_call(deployed, integration, request, body, headers)
+        if answer is None:
+            return Outcome(500, error=INTERNAL_SERVER_ERROR)
+        # As with a Lambda proxy, the status does not stop a message route's reply.
+        return Outcome(answer.status, body=answer.text)
+
+    async def _http_custom(
+        self, deployed: DeployedApi, integration: Integration, request: events.Request
+    ) -> Outcome:
+        """`HTTP`: the rendered request template to the backend; its status picks the
+        integration response, whose template renders the reply (as for `AWS` services)."""
+        body = await self._in_thread(
+            deployed.api_id, _service_request, integration, request, deployed
+        )
+        if body is None:  # no template matched and passthrough is not allowed
+            return Outcome(415, error="Unsupported Media Type")
+        answer = await self._http_call(deployed, integration, request, body, {})
+        if answer is None:
+            return Outcome(500, error=INTERNAL_SERVER_ERROR)
+        outcome = await self._in_thread(
+            deployed.api_id,
+            _service_outcome,
+            integration,
+            request,
+            deployed,
+            answer.status,
+            answer.text,
+        )
+        if request.event_type == "CONNECT" and outcome.error is None:
+            # Reported for non-proxy HTTP integrations on `$connect`: the connection is made
+            # whatever the backend's status, once an integration response applies
+            # (reference §8; docs/fidelity.md).
+            outcome.status = 200
+        return outcome
+
+    async def _http_call(
+        self,
+        deployed: DeployedApi,
+        integration: Integration,
+        request: events.Request,
+        body: str,
+        headers: dict[str, str],
+    ) -> http_calls.HttpAnswer | None:
+        """Send the integration's HTTP request (None: refused or failed, and logged)."""
+        mapped = request_parameters.map_parameters(
+            integration.request_parameters, request, deployed.stage_variables
+        )
+        url = integration_plan.http_url(
+            integration.uri, deployed.stage_variables, mapped.path, mapped.querystring
+        )
+        sent = {name.lower(): (name, value) for name, value in headers.items()}
+        if request.event_type == "MESSAGE":
+            sent["content-type"] = ("Content-Type", "application/json")
+        sent.update({name.lower(): (name, value) for name, value in mapped.headers.items()})
+        outgoing = http_calls.HttpRequest(
+            (integration.method or "POST").upper(),
+            url,
+            tuple(sent.values()),
+            body.encode("utf-8", "surrogatepass"),
+        )
+        try:
+            return await self._http.send(outgoing)
+        except http_calls.Refused as refused:
+            logger.error("route %s: HTTP integration not called: %s", request.route_key, refused)
+        except http_calls.Failed as failed:
+            logger.warning(
+                "route %s: HTTP integration %s failed: %s", request.route_key, url, failed
+            )
+        return None
 
     def _function(
         self, deployed: DeployedApi, integration: Integration, request: events.Request
@@ -296,8 +396,11 @@ def _call_service(
     if not role_arn:
         logger.error("integration %s has no CredentialsArn", integration.integration_id)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
+    mapped = request_parameters.map_parameters(
+        integration.request_parameters, request, deployed.stage_variables
+    )
     call = integration_plan.service_call(
-        target, deployed.account_id, role_arn, body, integration.request_parameters
+        target, deployed.account_id, role_arn, body, mapped.headers
     )
     if call.refusal is not None:
         logger.warning("route %s: %s", request.route_key, call.refusal)
@@ -322,8 +425,8 @@ def _call_service(
 def _service_request(
     integration: Integration, request: events.Request, deployed: DeployedApi
 ) -> str | None:
-    """The service request: the selected template rendered, or the body passed through
-    (None: refused by PassthroughBehavior)."""
+    """The integration request of an `AWS` or `HTTP` integration: the selected template
+    rendered, or the body passed through (None: refused by PassthroughBehavior)."""
     template = integration_plan.request_template(integration, request.body)
     if template is None:
         return integration_plan.passthrough_body(integration, request.body)

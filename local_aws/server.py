@@ -88,7 +88,7 @@ class LocalAws:
         self.runtime = LambdaRuntime(
             lambda_environment(settings), is_current=moto_function_is_current
         )
-        integrations = Integrations(self.runtime, self.executor)
+        integrations = Integrations(self.runtime, self.executor, settings)
         # Metrics and access logs are written from the executor, never on the event loop.
         self.observer = observability.Observer(self.executor)
         # Token buckets of every route and of @connections; a deleted API or stage drops its.

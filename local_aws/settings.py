@@ -35,6 +35,9 @@ class Settings:
     # The trust boundary (docs/security.md): who may call the AWS APIs.
     allowed_origins: tuple[str, ...] = ()  # browser origins allowed to call the AWS APIs (risky)
     dashboard: bool = False  # serve moto's /moto-api admin endpoints (same Host/Origin checks)
+    # Hosts besides loopback that HTTP and HTTP_PROXY integrations may call (risky: a
+    # template could then reach them from this machine); local_aws's own port never.
+    http_integration_hosts: tuple[str, ...] = ()
     # Bounds on what one client may hold (docs/security.md). AWS documents no handshake limit.
     handshake_timeout_seconds: float = 10.0  # a TCP connection must finish its handshake by then
     # A client that does not read what it is sent (replies, pongs, @connections posts) is

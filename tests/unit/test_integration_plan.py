@@ -26,9 +26,9 @@ from local_aws.integration_plan import (
     select_integration_response,
     service_call,
     service_target,
-    static_headers,
     with_stage_variables,
 )
+from local_aws.request_parameters import map_parameters
 
 PUT_ITEM_URI = "arn:aws:apigateway:eu-west-1:dynamodb:action/PutItem"
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:echo"
@@ -311,35 +311,17 @@ def test_mock_status_is_the_requests_integer_status_code(
     assert mock_status(rendered, from_template) == expected
 
 
-def test_only_static_header_parameters_are_sent() -> None:
-    parameters = {
-        "integration.request.header.X-Amz-Target": "'AWSEvents.PutEvents'",
-        "integration.request.header.X-From-Body": "route.request.body.name",  # not static
-        "integration.request.querystring.a": "'1'",  # not a header
-    }
-    assert static_headers(parameters) == {"X-Amz-Target": "AWSEvents.PutEvents"}
-
-
-def test_a_static_header_is_quoted_on_both_sides() -> None:
-    header = "integration.request.header."
-    parameters = {
-        header + "Empty": "''",  # an empty static value
-        header + "Quote": "'",  # one quote is not a quoted value
-        header + "Left": "'open",
-        header + "Right": "close'",
-    }
-    assert static_headers(parameters) == {"Empty": ""}
-
-
 # --------------------------------------------------------------------------------------
 # The calls: action, headers, the resources the role must be allowed on, refusals
 # --------------------------------------------------------------------------------------
 
 
 def call_for(uri: str, body: str, parameters: dict[str, str] | None = None):
+    """The call, with the headers the integration's request parameters map."""
     target = service_target(uri)
     assert target is not None
-    return service_call(target, ACCOUNT, ROLE_ARN, body, parameters)
+    headers = map_parameters(parameters or {}, request(), {}).headers
+    return service_call(target, ACCOUNT, ROLE_ARN, body, headers)
 
 
 SQS_URI = f"arn:aws:apigateway:eu-west-1:sqs:path/{ACCOUNT}/jobs"
