@@ -73,8 +73,9 @@ def test_info_traces_every_request_of_the_stage(local_aws) -> None:
 def test_off_writes_no_execution_log(local_aws) -> None:
     outputs = deploy(local_aws, "fid-exec-off", TEMPLATE, LoggingLevel="OFF")
     traffic(outputs)
-    # the metrics are published in the same flush as the log lines would be
-    wait_for(lambda: metric_sum(local_aws, outputs, "MessageCount") == 2, timeout=15)
+    # the metrics are published in the same flush as the log lines would be: two messages
+    # in and the first one's reply out (the error frame is not a MessageCount)
+    wait_for(lambda: metric_sum(local_aws, outputs, "MessageCount") == 3, timeout=15)
     assert execution_lines(local_aws, outputs) == []
 
 
