@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,9 +17,48 @@ from functools import lru_cache
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def new_id() -> str:
-    """An AWS-shaped id: URL-safe base64 of 11 random bytes, 16 characters ending in `=`."""
-    return base64.urlsafe_b64encode(os.urandom(11)).decode("ascii")
+# AWS's ids are URL-safe base64 of 11 bytes (16 characters ending in `=`) with a structure
+# real captures show (reference §5.2: `SOqGjdZioAMCEeg=` a connection, `SOqIDdzSoAMCEeg=` one
+# of its messages, `SOqIDEacoAMFaHQ=` that message's request): the first 8 characters grow
+# with time, the next 3 stay the same on one host, the 12th is `C` for connection and
+# message ids and `F` for request ids, and a message id ends like its connection's id.
+# The layout is read from captures, not documented; ids here follow it: 6 bytes of a
+# per-process, strictly increasing microsecond count (so no two ids are equal), 18 bits of
+# a host id drawn at start-up, 6 bits of kind, 2 random bytes.
+_KIND_CONNECTION = 2  # base64 "C"
+_KIND_REQUEST = 5  # base64 "F"
+_HOST = int.from_bytes(os.urandom(3)) >> 6  # 18 bits
+_ids_lock = threading.Lock()
+_last_tick = 0
+
+
+def _time_prefix() -> bytes:
+    global _last_tick
+    with _ids_lock:
+        _last_tick = max(time.time_ns() // 1000, _last_tick + 1)
+        return (_last_tick & (2**48 - 1)).to_bytes(6)
+
+
+def _id(prefix: bytes, kind: int, tail: bytes) -> str:
+    middle = ((_HOST << 6) | kind).to_bytes(3)
+    return base64.urlsafe_b64encode(prefix + middle + tail).decode("ascii")
+
+
+def new_connection_id() -> str:
+    """A connection's id (`...C...=`)."""
+    return _id(_time_prefix(), _KIND_CONNECTION, os.urandom(2))
+
+
+def new_request_id() -> str:
+    """A request's id (`...F...=`), also its extendedRequestId."""
+    return _id(_time_prefix(), _KIND_REQUEST, os.urandom(2))
+
+
+def new_message_id(connection_id: str) -> str:
+    """A message's id: a new time prefix, then the end of its connection's id."""
+    return base64.urlsafe_b64encode(
+        _time_prefix() + base64.urlsafe_b64decode(connection_id)[6:]
+    ).decode("ascii")
 
 
 def now_ms() -> int:

@@ -66,7 +66,11 @@ class Gateway:
             return
         client = _client(deployed, scope, self._settings.port)
         connect = events.Request(
-            client, "CONNECT", "$connect", events.new_id(), request_time_epoch=client.connected_at
+            client,
+            "CONNECT",
+            "$connect",
+            events.new_request_id(),
+            request_time_epoch=client.connected_at,
         )
         if not self._allowed(deployed, "$connect"):  # throttled: before the authorizer runs
             if self._observer is not None:
@@ -140,7 +144,7 @@ class Gateway:
             client,
             "DISCONNECT",
             "$disconnect",
-            events.new_id(),
+            events.new_request_id(),
             request_time_epoch=events.now_ms(),
             disconnect_status_code=code,
             disconnect_reason=reason or "",
@@ -176,7 +180,7 @@ class Gateway:
     async def _handle_message(
         self, deployed: DeployedApi, connection: Connection, text: str
     ) -> None:
-        request_id = events.new_id()
+        request_id = events.new_request_id()
         try:
             await self._answer_message(deployed, connection, text, request_id)
         except Exception:  # a failure must cost this message its answer, not the connection
@@ -209,7 +213,7 @@ class Gateway:
             request_id,
             request_time_epoch=events.now_ms(),
             body=text,
-            message_id=events.new_id(),
+            message_id=events.new_message_id(client.connection_id),
         )
         if not self._allowed(deployed, route_key):  # throttled: the socket stays open
             if self._observer is not None:
@@ -351,7 +355,7 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
         multi_value_query.setdefault(name, []).append(value)
     user_agent = next((v for k, v in headers.items() if k.lower() == "user-agent"), None)
     return events.Client(
-        connection_id=events.new_id(),
+        connection_id=events.new_connection_id(),
         api_id=deployed.api_id,
         stage=deployed.stage,
         domain_name=domain_name,

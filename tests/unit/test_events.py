@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
@@ -27,11 +28,36 @@ def client(**changes) -> events.Client:
     return events.Client(**values)
 
 
-def test_ids_are_aws_shaped() -> None:
-    ids = {events.new_id() for _ in range(200)}
-    assert len(ids) == 200
-    for value in ids:
-        assert re.fullmatch(r"[A-Za-z0-9_-]{15}=", value)
+AWS_ID = re.compile(r"[A-Za-z0-9_-]{14}[AEIMQUYcgkosw048]=")
+
+
+def test_ids_are_aws_shaped_and_never_repeat() -> None:
+    connection = events.new_connection_id()
+    ids = {
+        connection,
+        *(events.new_request_id() for _ in range(1000)),
+        *(events.new_message_id(connection) for _ in range(1000)),
+    }
+    assert len(ids) == 2001
+    assert all(AWS_ID.fullmatch(value) for value in ids)
+
+
+def test_ids_share_structure_as_real_ones_do() -> None:
+    # reference §5.2: connection SOqGjdZioAMCEeg=, its message SOqIDdzSoAMCEeg=, that
+    # message's request SOqIDEacoAMFaHQ=.
+    connection = events.new_connection_id()
+    message = events.new_message_id(connection)
+    request = events.new_request_id()
+    assert connection[11] == message[11] == "C"
+    assert request[11] == "F"
+    assert message[8:] == connection[8:]  # a message id ends like its connection's
+    assert connection[8:11] == request[8:11]  # one host
+    # The first 6 bytes grow with time: the message's are later than its connection's.
+    assert ticks(connection) < ticks(message) < ticks(request)
+
+
+def ticks(value: str) -> int:
+    return int.from_bytes(base64.urlsafe_b64decode(value)[:6])
 
 
 def test_request_time_is_clf_in_utc() -> None:

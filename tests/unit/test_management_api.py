@@ -55,7 +55,7 @@ def _connection(
     user_agent: str | None = "Mozilla/5.0",
 ) -> Connection:
     client = events.Client(
-        connection_id=events.new_id(),
+        connection_id=events.new_connection_id(),
         api_id=api_id,
         stage=stage,
         domain_name=f"{api_id}.execute-api.localhost",
@@ -298,7 +298,9 @@ def test_other_methods_are_forbidden(
 
 @pytest.mark.parametrize("method", ["POST", "GET", "DELETE"])
 def test_an_unknown_connection_is_gone(management: ManagementApi, method: str) -> None:
-    answer = call(management, method, events.new_id(), b"hi" if method == "POST" else b"")
+    answer = call(
+        management, method, events.new_connection_id(), b"hi" if method == "POST" else b""
+    )
     assert answer.status == 410
     assert answer.error_type == "GoneException"
     assert answer.body == b""  # as AWS: no message
@@ -385,7 +387,7 @@ def test_a_request_signed_for_another_connection_is_refused(
 ) -> None:
     """The signature covers the path: it cannot be replayed on another connection's."""
     connection_id = _open(connections, _connection(socket))
-    _, headers = _signed("DELETE", events.new_id())
+    _, headers = _signed("DELETE", events.new_connection_id())
     answer = call(management, "DELETE", connection_id, headers=headers)
     assert answer.error_type == "InvalidSignatureException"
     assert socket.closed == []
