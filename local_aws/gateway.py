@@ -318,11 +318,15 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
     headers: dict[str, str] = {}
     multi_value_headers: dict[str, list[str]] = {}
     hop_by_hop_headers: dict[str, str] = {}
+    forwarded_for: list[str] = []
     domain_name = Settings.domain_name(deployed.api_id)
     for raw_name, raw_value in scope["headers"]:
         name, value = raw_name.decode("latin-1"), _decode_header(raw_value)
         if name.lower() in _DROPPED_HEADERS:
             hop_by_hop_headers[name] = value
+            continue
+        if name.lower() == "x-forwarded-for":  # the chain so far: API Gateway appends to it
+            forwarded_for.append(value)
             continue
         if name.lower() == "host":
             # Captures: CONNECT's Host is always the API's domain name, whatever the client
@@ -338,7 +342,9 @@ def _client(deployed: DeployedApi, scope: dict[str, Any], port: int) -> events.C
     # Headers API Gateway adds (reference §5.2).
     added = {
         "X-Amzn-Trace-Id": f"Root=1-{connected_at // 1000:08x}-{os.urandom(12).hex()}",
-        "X-Forwarded-For": source_ip,
+        # A proxy appends the address it was called from to the client's chain; sourceIp is
+        # that address, not what the client wrote (docs/fidelity.md 4b).
+        "X-Forwarded-For": ", ".join([*forwarded_for, source_ip]),
         "X-Forwarded-Port": str(server_port),
         "X-Forwarded-Proto": "http",
     }

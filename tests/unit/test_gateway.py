@@ -698,6 +698,26 @@ def test_connect_headers_are_sorted_ignoring_case_and_host_is_the_domain_name() 
     run(scenario)
 
 
+def test_a_client_s_x_forwarded_for_is_kept_and_its_address_appended() -> None:
+    """A proxy appends the address that called it to the chain; a client cannot choose its
+    `sourceIp` by sending the header (in any case)."""
+    headers = [(b"x-forwarded-for", b"203.0.113.7, 198.51.100.2"), (b"host", b"h")]
+
+    async def scenario() -> None:
+        session = Session(_deployed("$connect", "$default"), scope=_scope(headers=headers))
+        await session.open()
+        client = session.integrations.of_type("CONNECT")[0].client
+        chain = f"203.0.113.7, 198.51.100.2, {client.source_ip}"
+        assert client.headers["X-Forwarded-For"] == chain
+        assert "x-forwarded-for" not in client.headers
+        assert client.multi_value_headers["X-Forwarded-For"] == [chain]
+        assert client.source_ip not in ("203.0.113.7", "198.51.100.2")
+        session.leave(1000)
+        await session.finished()
+
+    run(scenario)
+
+
 @pytest.mark.parametrize(
     ("code", "reason", "expected_reason"),
     [
