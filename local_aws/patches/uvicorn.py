@@ -179,6 +179,14 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     def resume_writing(self) -> None:
         """Nothing waits for the buffer to drain (see pause_writing)."""
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        """A connection that ends without a close frame is 1006 (RFC 6455 §7.1.5, "closed
+        abnormally"); uvicorn reports 1005, which is a close frame without a status code.
+        The first disconnect message queued is the one the app reads."""
+        if self.handshake_complete and self.conn.close_rcvd is None and not self.overflowed:
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1006})
+        super().connection_lost(exc)
+
     async def send(self, message: Any) -> None:
         await super().send(message)
         if self.overflowed:  # this message did not fit: the caller learns it is gone

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import re
+import socket
+
+import pytest
+import websocket
 
 from tests.fidelity.support import recorded_event
 from tests.support.clients import ask, connect
@@ -150,3 +154,28 @@ def test_disconnect_event_has_the_fixed_header_set_and_the_close_code(
     assert context["disconnectReason"] == "bye"  # the client's close reason
     assert "messageId" not in context
     assert set(context) == {*CONTEXT_KEYS, "disconnectStatusCode", "disconnectReason"}
+
+
+@pytest.mark.parametrize(
+    ("ending", "code", "reason"),
+    [
+        ("close frame without a status", 1005, "Client-side close frame status not set"),
+        ("TCP connection dropped", 1006, ""),
+    ],
+)
+def test_how_a_client_leaves_is_its_disconnect_status_code(
+    local_aws, lambda_api, ending: str, code: int, reason: str
+) -> None:
+    """RFC 6455 §7.1.5: 1005 is a close frame that carries no status, 1006 a connection that
+    ended without any close frame (a killed client, a lost network)."""
+    ws = connect(lambda_api["WebSocketURL"])
+    connection_id = json.loads(ask(ws, {"action": "whoami"}))["requestContext"]["connectionId"]
+    if ending == "TCP connection dropped":
+        ws.sock.shutdown(socket.SHUT_RDWR)
+        ws.sock.close()
+    else:
+        ws.send(b"", websocket.ABNF.OPCODE_CLOSE)  # an empty close frame: no status code
+        ws.sock.close()
+    event = recorded_event(local_aws, lambda_api["EventsTableName"], connection_id, "DISCONNECT")
+    assert event["requestContext"]["disconnectStatusCode"] == code
+    assert event["requestContext"]["disconnectReason"] == reason
