@@ -131,3 +131,9 @@ def test_sanitizers_tell_a_five_digit_year_from_a_four_digit_one() -> None:
     seconds, milliseconds = "2026-11-27 15:04:51+00:00", "58870-10-16 18:46:38+00:00"
     assert sanitized(seconds) == "DATETIME"
     assert sanitized(milliseconds) != sanitized(seconds)
+
+
+def test_sanitizers_replace_an_api_id_in_a_table_and_in_json_only() -> None:
+    assert sanitized("requestContext.apiId   vjmvso8m4k") == "requestContext.apiId   API_ID"
+    assert sanitized('"apiId": "vjmvso8m4k",') == '"apiId": "API_ID",'
+    assert sanitized('"stage": "vjmvso8m4k",') == '"stage": "vjmvso8m4k",'
