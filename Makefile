@@ -16,9 +16,14 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
-## lab: JupyterLab on notebooks/, with local_aws running in the background
+## lab: JupyterLab on this directory, opening notebooks/00_setup.ipynb, with local_aws running
+# in the background. Its settings defaults (no news pop-up, no update check) are in
+# jupyterlab-settings/overrides.json; JupyterLab writes nothing into the project but notebooks.
+LAB_OPTIONS := --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 \
+	--LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb \
+	--LabApp.app_settings_dir=jupyterlab-settings --LabApp.news_url=None $(ALLOW_ROOT)
 lab: $(BIN)/.installed local-aws
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
+	$(BIN)/jupyter lab $(LAB_OPTIONS)
 
 ## local-aws: start local_aws in the background unless one already answers on $(PORT)
 local-aws: $(BIN)/.installed
