@@ -57,6 +57,8 @@ def test_lesson_shape(path: Path) -> None:
     assert first.startswith(f"# {path.stem[:2]} · ")
     for heading in ("## Overview", "## Prerequisites", "**Time to learn**"):
         assert heading in first, heading
+    # A restarted kernel has lost every variable: the first cell says what to run again.
+    assert "After a kernel restart" in first and "Run All Above Selected Cell" in first
     for heading in ("## Summary", "### What's next?", "## Resources and references"):
         assert heading in last, heading
 
