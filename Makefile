@@ -52,8 +52,14 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy local_aws tutorial_helpers
 
 ## test: lint, unit tests, end-to-end tests against local_aws, every notebook with nbval
-test: $(BIN)/.installed lint
+test: $(BIN)/.installed notebooks-unchanged lint
 	$(BIN)/python -m pytest
+
+## notebooks-unchanged: stop early if notebooks/ is not the committed notebooks (JupyterLab
+# autosaves outputs into them); says how to restore them. Skipped where there is no .git.
+.PHONY: notebooks-unchanged
+notebooks-unchanged: $(BIN)/.installed
+	@$(BIN)/python -m tests.notebooks.check_unchanged
 
 ## bench: benchmarks side by side with a bare WebSocket server (not part of `make test`)
 bench: $(BIN)/.installed
