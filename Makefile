@@ -25,17 +25,11 @@ LAB_OPTIONS := --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 \
 lab: $(BIN)/.installed local-aws
 	$(BIN)/jupyter lab $(LAB_OPTIONS)
 
-## local-aws: start local_aws in the background unless one already answers on $(PORT)
+## local-aws: start local_aws in the background unless one already answers on $(PORT); stops
+# make (and so `make lab`) with the reason and the fix if it cannot start. Choose the port with
+# `make lab PORT=4567`: the kernels get it as LOCAL_AWS_PORT.
 local-aws: $(BIN)/.installed
-	@if $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$(PORT)/_local_aws/health', timeout=2)" 2>/dev/null; then \
-		echo "local_aws already running on http://127.0.0.1:$(PORT)"; \
-	else \
-		nohup $(BIN)/python -m local_aws --port $(PORT) > .local_aws.log 2>&1 & echo $$! > .local_aws.pid; \
-		for i in $$(seq 1 100); do \
-			grep -q "ready" .local_aws.log 2>/dev/null && break; sleep 0.1; \
-		done; \
-		cat .local_aws.log; \
-	fi
+	@$(BIN)/python -c "from tutorial_helpers.local_server import main; main()" start $(PORT) .local_aws.pid .local_aws.log
 
 ## stop: stop the local_aws that `make lab` started
 stop:
