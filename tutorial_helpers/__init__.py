@@ -7,7 +7,7 @@
 | `template` | where cfn/template.yaml is, read as a dict, checked by cfn-lint |
 | `resource_purposes` | why each resource of the template exists (the table in 01_deploy) |
 | `stack` | deploy (create or update), status, outputs, delete |
-| `stack_watch` | stack events as lines and a progress bar until the stack settles |
+| `stack_watch` | stack events as lines, counting finished resources, until the stack settles |
 | `stack_states` | what each stack status means, and what to do about it |
 | `websocket_client` | connect (query string, headers), send, receive with timeouts |
 | `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |

@@ -139,3 +139,10 @@ def test_sanitizers_replace_an_api_id_in_a_table_and_in_json_only() -> None:
     assert sanitized("requestContext.apiId   vjmvso8m4k") == "requestContext.apiId   API_ID"
     assert sanitized('"apiId": "vjmvso8m4k",') == '"apiId": "API_ID",'
     assert sanitized('"stage": "vjmvso8m4k",') == '"stage": "vjmvso8m4k",'
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_outputs_read_well_when_rendered_statically(path: Path) -> None:
+    """No progress bar states or rates (GitHub and nbconvert show every redraw)."""
+    outputs = json.dumps([cell.get("outputs", []) for cell in load(path)["cells"]])
+    assert not re.search(r"\d+%\||\d/s\b|resource/s|\\r", outputs)
