@@ -16,21 +16,20 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet --no-deps --editable .
 	touch $@
 
-## lab: JupyterLab on notebooks/, with local_aws running in the background
+## lab: JupyterLab on this directory, opening notebooks/00_setup.ipynb, with local_aws running
+# in the background. Its settings defaults (no news pop-up, no update check) are in
+# jupyterlab-settings/overrides.json; JupyterLab writes nothing into the project but notebooks.
+LAB_OPTIONS := --ServerApp.root_dir=. --ServerApp.ip=127.0.0.1 \
+	--LabApp.default_url=/lab/tree/notebooks/00_setup.ipynb \
+	--LabApp.app_settings_dir=jupyterlab-settings --LabApp.news_url=None $(ALLOW_ROOT)
 lab: $(BIN)/.installed local-aws
-	$(BIN)/jupyter lab --notebook-dir=notebooks --ServerApp.ip=127.0.0.1 $(ALLOW_ROOT)
+	$(BIN)/jupyter lab $(LAB_OPTIONS)
 
-## local-aws: start local_aws in the background unless one already answers on $(PORT)
+## local-aws: start local_aws in the background unless one already answers on $(PORT); stops
+# make (and so `make lab`) with the reason and the fix if it cannot start. Choose the port with
+# `make lab PORT=4567`: the kernels get it as LOCAL_AWS_PORT.
 local-aws: $(BIN)/.installed
-	@if $(BIN)/python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$(PORT)/_local_aws/health', timeout=2)" 2>/dev/null; then \
-		echo "local_aws already running on http://127.0.0.1:$(PORT)"; \
-	else \
-		nohup $(BIN)/python -m local_aws --port $(PORT) > .local_aws.log 2>&1 & echo $$! > .local_aws.pid; \
-		for i in $$(seq 1 100); do \
-			grep -q "ready" .local_aws.log 2>/dev/null && break; sleep 0.1; \
-		done; \
-		cat .local_aws.log; \
-	fi
+	@$(BIN)/python -c "from tutorial_helpers.local_server import main; main()" start $(PORT) .local_aws.pid .local_aws.log
 
 ## stop: stop the local_aws that `make lab` started
 stop:
@@ -47,8 +46,14 @@ typecheck: $(BIN)/.installed
 	$(BIN)/mypy local_aws tutorial_helpers
 
 ## test: lint, unit tests, end-to-end tests against local_aws, every notebook with nbval
-test: $(BIN)/.installed lint
+test: $(BIN)/.installed notebooks-unchanged lint
 	$(BIN)/python -m pytest
+
+## notebooks-unchanged: stop early if notebooks/ is not the committed notebooks (JupyterLab
+# autosaves outputs into them); says how to restore them. Skipped where there is no .git.
+.PHONY: notebooks-unchanged
+notebooks-unchanged: $(BIN)/.installed
+	@$(BIN)/python -m tests.notebooks.check_unchanged
 
 ## bench: benchmarks side by side with a bare WebSocket server (not part of `make test`)
 bench: $(BIN)/.installed

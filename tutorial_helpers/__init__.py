@@ -7,14 +7,16 @@
 | `template` | where cfn/template.yaml is, read as a dict, checked by cfn-lint |
 | `resource_purposes` | why each resource of the template exists (the table in 01_deploy) |
 | `stack` | deploy (create or update), status, outputs, delete |
-| `stack_watch` | stack events as lines and a progress bar until the stack settles |
+| `stack_watch` | stack events as lines, counting finished resources, until the stack settles |
 | `stack_states` | what each stack status means, and what to do about it |
 | `websocket_client` | connect (query string, headers), send, receive with timeouts |
 | `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |
 | `connections_api` | `@connections`: post, connection info, broadcast with stale-id cleanup |
 | `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
+| `notebook_errors` | errors in a notebook as one line saying what to do (installed on import) |
 
-Every mistake a learner can make raises `WorkshopError`, whose message says what to do.
+Every mistake a learner can make raises `WorkshopError`, whose message says what to do; in a
+notebook it shows as that one line.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from tutorial_helpers.local_server import (
     start_workshop,
     stop_local_aws_if_we_started_it,
 )
+from tutorial_helpers.notebook_errors import install as _install_notebook_errors
 from tutorial_helpers.resource_purposes import template_resources
 from tutorial_helpers.stack import (
     WORKSHOP_TAG,
@@ -105,3 +108,5 @@ __all__ = [
     "wait_until_item_gone",
     "whoami",
 ]
+
+_install_notebook_errors()

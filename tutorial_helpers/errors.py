@@ -30,8 +30,22 @@ _REJECTED_CREDENTIALS = {
 _THROTTLED = {"Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequests"}
 
 
+# How a learner starts local_aws again: the first cells of every notebook do it.
+START_LOCAL_AWS = (
+    "Re-run this notebook's first cells (`start_workshop()` starts local_aws; in 00_setup, "
+    "`ensure_local_aws`), or run `make local-aws` in a terminal"
+)
+
+
 class WorkshopError(Exception):
-    """Something the learner can fix; the message says how."""
+    """Something the learner can fix; the message says how.
+
+    In a notebook IPython shows it as its one message line (`_render_traceback_`), not as a
+    traceback through the helpers: the message is the useful part. `%tb` shows the frames.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"{type(self).__name__}: {self}"]
 
 
 def is_local_endpoint(endpoint_url: str | None) -> bool:
@@ -55,9 +69,8 @@ def explain_aws_errors(
     except EndpointConnectionError as error:
         if is_local_endpoint(endpoint_url):
             raise WorkshopError(
-                f"local_aws is not running on {endpoint_url}. Start it by running the first "
-                "cells of 00_setup.ipynb, or in a terminal with `make local-aws` "
-                "(or `.venv/bin/python -m local_aws`), then run this cell again."
+                f"local_aws is not running on {endpoint_url}. {START_LOCAL_AWS}, then run "
+                "this cell again."
             ) from None
         raise WorkshopError(
             f"Cannot reach AWS in region {region!r} ({error.kwargs.get('endpoint_url')}). "

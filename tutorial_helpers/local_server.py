@@ -55,14 +55,26 @@ def log_file(port: int) -> Path:
     return REPOSITORY / f".local_aws-notebook-{port}.log"
 
 
+# What to do when the port is taken: JupyterLab's kernels inherit the port from `make lab`.
+CHOOSE_ANOTHER_PORT = (
+    "If the port is taken, stop what holds it (`make stop` stops a local_aws that make "
+    "started), or choose another port: stop JupyterLab and run `make lab PORT=4567`."
+)
+
+
 def start_local_aws(
-    port: int, *extra_args: str, log_path: Path | None = None, timeout: float = 60.0
+    port: int,
+    *extra_args: str,
+    log_path: Path | None = None,
+    timeout: float = 60.0,
+    advice: str = CHOOSE_ANOTHER_PORT,
 ) -> subprocess.Popen[bytes]:
     """Run `python -m local_aws --port PORT [extra_args]` and wait for its ready line.
 
     Its output goes to `log_path` (default: `log_file(port)`). The process runs in its own
     session, so it outlives this kernel and serves the next notebooks too. Raises
-    `WorkshopError` with the end of the log if it exits or is not ready within `timeout`.
+    `WorkshopError` with the end of the log and `advice` if it exits or is not ready within
+    `timeout`.
     """
     log_path = log_path or log_file(port)
     command = [sys.executable, "-m", "local_aws", "--port", str(port), *extra_args]
@@ -81,8 +93,7 @@ def start_local_aws(
         process.terminate()
     tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-5:])
     raise WorkshopError(
-        f"local_aws did not start on port {port}. Its last lines:\n{tail}\n"
-        "If the port is taken, set LOCAL_AWS_PORT to a free port and restart the kernel."
+        f"local_aws did not start on port {port}. Its last lines:\n{tail}\n{advice}"
     )
 
 
@@ -199,10 +210,40 @@ def start_workshop() -> Target:
     return target
 
 
+def start_for_make(port: int, pid_path: Path, log_path: Path) -> int:
+    """What `make local-aws` (and so `make lab`) runs: use a running local_aws, or start one.
+
+    Returns the exit status: 0 when local_aws answers on `port`, 1 (after saying why and what
+    to do) when it could not start, so that make stops before JupyterLab.
+    """
+    endpoint_url = f"http://127.0.0.1:{port}"
+    if is_running(endpoint_url):
+        print(f"local_aws already running on {endpoint_url}")
+        return 0
+    try:
+        process = start_local_aws(
+            port,
+            log_path=log_path,
+            advice=(
+                "Stop what holds the port (`make stop` stops a local_aws that make started), "
+                f"or choose another one: `make lab PORT={port + 1}`."
+            ),
+        )
+    except WorkshopError as error:
+        print(f"make: {error}", file=sys.stderr)
+        return 1
+    pid_path.write_text(str(process.pid))
+    print(f"local_aws ready on {endpoint_url} (pid {process.pid}; `make stop` stops it)")
+    return 0
+
+
 def main() -> None:
-    """`stop PID_FILE ENDPOINT_URL` on the command line: what `make stop` runs."""
+    """The command line of `make`: `stop PID_FILE ENDPOINT_URL` (`make stop`), and
+    `start PORT PID_FILE LOG_FILE` (`make local-aws`)."""
+    if len(sys.argv) == 5 and sys.argv[1] == "start":
+        raise SystemExit(start_for_make(int(sys.argv[2]), Path(sys.argv[3]), Path(sys.argv[4])))
     if len(sys.argv) != 4 or sys.argv[1] != "stop":
-        raise SystemExit("usage: stop PID_FILE ENDPOINT_URL")
+        raise SystemExit("usage: stop PID_FILE ENDPOINT_URL | start PORT PID_FILE LOG_FILE")
     path = Path(sys.argv[2])
     if not path.exists():
         print(f"No {path.name}: no local_aws started by make to stop.")

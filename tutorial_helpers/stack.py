@@ -1,7 +1,7 @@
 """The workshop's CloudFormation stack: deploy it, read its status and outputs, delete it.
 
-`deploy_stack` creates the stack or updates it; it prints the stack events as they happen and
-a progress bar over the template's resources (`stack_watch`). A deploy takes a second on
+`deploy_stack` creates the stack or updates it; it prints the stack events as they happen,
+counting the resources that finished (`stack_watch`). A deploy takes a second on
 local_aws and a few minutes on AWS. Every function takes the `Target` from `select_target()`.
 """
 

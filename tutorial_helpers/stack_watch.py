@@ -1,4 +1,4 @@
-"""Follow a CloudFormation stack while it changes: its events as lines, a progress bar, its end.
+"""Follow a CloudFormation stack while it changes: its events as lines, with a count, to its end.
 
 `stack_events` gives all of a stack's events afterwards as a table (no times), for the lessons
 to count by resource type and status.
@@ -17,10 +17,8 @@ from typing import Any, TextIO
 
 import pandas as pd
 from botocore.exceptions import ClientError
-from tqdm import tqdm
 
 from tutorial_helpers.errors import WorkshopError
-from tutorial_helpers.stack_states import SUCCESS
 
 
 def describe_stack(cloudformation: Any, stack_name: str) -> dict[str, Any] | None:
@@ -73,12 +71,11 @@ def failure_reasons(cloudformation: Any, stack_id: str) -> list[str]:
     ]
 
 
-def _event_line(event: dict[str, Any]) -> str:
+def _event_line(event: dict[str, Any], progress: str = "") -> str:
     when = event["Timestamp"].astimezone(UTC).strftime("%H:%M:%S")
     reason = event.get("ResourceStatusReason") or ""
-    return (
-        f"{when}  {event['LogicalResourceId']:<32} {event['ResourceStatus']:<20} {reason}".rstrip()
-    )
+    resource, status = event["LogicalResourceId"], event["ResourceStatus"]
+    return f"{when}  {progress}{resource:<32} {status:<20} {reason}".rstrip()
 
 
 def watch_stack(
@@ -96,36 +93,36 @@ def watch_stack(
     """Print the stack's new events until it settles; return its final status.
 
     `stack_id` is the stack's id (ARN), which still answers after the stack is deleted. Each
-    new event is printed as one plain line; a progress bar counts the resources that reached
-    a `*_COMPLETE` state (and is filled at the end, whatever the events said).
+    new event is one plain line; the line of a resource reaching a `*_COMPLETE` state first
+    counts it (`3/18`). Plain lines read the same live, in a saved notebook and on GitHub
+    (a redrawn progress bar leaves its intermediate states and rates in the saved output).
     """
     out = out or sys.stdout
     seen = set(seen_event_ids)
     done: set[str] = set()
     stack_name = stack_id.split("/")[1] if stack_id.startswith("arn:") else stack_id
+    width = len(f"{total_resources}/{total_resources}")
     started = clock()
-    with tqdm(total=total_resources, unit="resource", file=out, leave=True) as bar:
-        while True:
-            events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
-            for event in reversed(events):  # AWS lists the newest first
-                if event["EventId"] in seen:
-                    continue
-                seen.add(event["EventId"])
-                bar.write(_event_line(event), file=out)
-                is_resource = event["LogicalResourceId"] != stack_name
-                finished = event["ResourceStatus"].endswith(("_COMPLETE", "_SKIPPED"))
-                if is_resource and finished and event["LogicalResourceId"] not in done:
-                    done.add(event["LogicalResourceId"])
-                    bar.update(1)
-            stack = describe_stack(cloudformation, stack_id)
-            status: str = stack["StackStatus"] if stack else "DELETE_COMPLETE"
-            if not status.endswith("_IN_PROGRESS"):
-                if status in SUCCESS:
-                    bar.update(total_resources - bar.n)
-                return status
-            if clock() - started > timeout_seconds:
-                raise WorkshopError(
-                    f"Stack {stack_name} is still {status} after {timeout_seconds / 60:.0f} "
-                    "minutes. Look at its Events tab in the CloudFormation console."
-                )
-            sleep(poll_seconds)
+    while True:
+        events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+        for event in reversed(events):  # AWS lists the newest first
+            if event["EventId"] in seen:
+                continue
+            seen.add(event["EventId"])
+            resource = event["LogicalResourceId"]
+            finished = event["ResourceStatus"].endswith(("_COMPLETE", "_SKIPPED"))
+            progress = " " * width
+            if resource != stack_name and finished and resource not in done:
+                done.add(resource)
+                progress = f"{len(done)}/{total_resources}".rjust(width)
+            print(_event_line(event, progress + "  "), file=out, flush=True)
+        stack = describe_stack(cloudformation, stack_id)
+        status: str = stack["StackStatus"] if stack else "DELETE_COMPLETE"
+        if not status.endswith("_IN_PROGRESS"):
+            return status
+        if clock() - started > timeout_seconds:
+            raise WorkshopError(
+                f"Stack {stack_name} is still {status} after {timeout_seconds / 60:.0f} "
+                "minutes. Look at its Events tab in the CloudFormation console."
+            )
+        sleep(poll_seconds)

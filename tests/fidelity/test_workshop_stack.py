@@ -190,3 +190,67 @@ def test_failed_resource_rolls_back(local_aws) -> None:
     cloudformation.delete_stack(StackName="rolled-back")
     remaining = [s["StackName"] for s in cloudformation.describe_stacks()["Stacks"]]
     assert "rolled-back" not in remaining
+
+
+SEND_MESSAGE_ROUTE = """
+  SendMessageRoute:
+    Type: AWS::ApiGatewayV2::Route
+    Properties:
+      ApiId: !Ref WebSocketApi
+      RouteKey: sendmessage
+      Target: !Sub integrations/${DefaultIntegration}
+"""
+
+
+def test_a_new_route_is_served_only_once_the_deployment_gets_a_new_logical_id(
+    local_aws: LocalAwsProcess,
+) -> None:
+    """The trap 01_deploy warns of: an update that adds a route but keeps the Deployment's
+    logical id (and its unchanged properties) leaves the stage on the old snapshot."""
+    marker = "\n  # ---------------------------------------------------------------- deployment"
+    body = TEMPLATE.read_text()
+    assert marker in body
+    added = body.replace(marker, SEND_MESSAGE_ROUTE + marker)
+    renamed = (
+        added.replace("  Deployment:\n", "  DeploymentV2:\n")
+        .replace(
+            "DependsOn:\n      - ConnectRoute\n",
+            "DependsOn:\n      - SendMessageRoute\n      - ConnectRoute\n",
+        )
+        .replace("DeploymentId: !Ref Deployment\n", "DeploymentId: !Ref DeploymentV2\n")
+    )
+    assert "DeploymentV2" in renamed and "- SendMessageRoute" in renamed
+    outputs = deploy(local_aws, "redeploy")
+    cloudformation = local_aws.client("cloudformation")
+
+    def update(template: str) -> None:
+        cloudformation.update_stack(
+            StackName="redeploy", TemplateBody=template, Capabilities=["CAPABILITY_IAM"]
+        )
+        cloudformation.get_waiter("stack_update_complete").wait(
+            StackName="redeploy", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+
+    def route_of(action: str) -> str | None:
+        """$default echoes its event; the new route has no route response, so it is silent."""
+        ws = connect(outputs["WebSocketURL"])
+        try:
+            ws.send(json.dumps({"action": action}))
+            ws.settimeout(2.0)
+            try:
+                return json.loads(ws.recv())["requestContext"]["routeKey"]
+            except websocket.WebSocketTimeoutException:
+                return None
+        finally:
+            ws.close()
+
+    try:
+        update(added)
+        routes = local_aws.client("apigatewayv2").get_routes(ApiId=outputs["ApiId"])["Items"]
+        assert "sendmessage" in {route["RouteKey"] for route in routes}  # the API has it...
+        assert route_of("sendmessage") == "$default"  # ...but the stage serves the old snapshot
+        update(renamed)
+        assert route_of("sendmessage") is None  # the new deployment runs the new route
+        assert route_of("anything else") == "$default"
+    finally:
+        cloudformation.delete_stack(StackName="redeploy")

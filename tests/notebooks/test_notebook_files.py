@@ -57,6 +57,8 @@ def test_lesson_shape(path: Path) -> None:
     assert first.startswith(f"# {path.stem[:2]} · ")
     for heading in ("## Overview", "## Prerequisites", "**Time to learn**"):
         assert heading in first, heading
+    # A restarted kernel has lost every variable: the first cell says what to run again.
+    assert "After a kernel restart" in first and "Run All Above Selected Cell" in first
     for heading in ("## Summary", "### What's next?", "## Resources and references"):
         assert heading in last, heading
 
@@ -131,3 +133,16 @@ def test_sanitizers_tell_a_five_digit_year_from_a_four_digit_one() -> None:
     seconds, milliseconds = "2026-11-27 15:04:51+00:00", "58870-10-16 18:46:38+00:00"
     assert sanitized(seconds) == "DATETIME"
     assert sanitized(milliseconds) != sanitized(seconds)
+
+
+def test_sanitizers_replace_an_api_id_in_a_table_and_in_json_only() -> None:
+    assert sanitized("requestContext.apiId   vjmvso8m4k") == "requestContext.apiId   API_ID"
+    assert sanitized('"apiId": "vjmvso8m4k",') == '"apiId": "API_ID",'
+    assert sanitized('"stage": "vjmvso8m4k",') == '"stage": "vjmvso8m4k",'
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda path: path.stem)
+def test_outputs_read_well_when_rendered_statically(path: Path) -> None:
+    """No progress bar states or rates (GitHub and nbconvert show every redraw)."""
+    outputs = json.dumps([cell.get("outputs", []) for cell in load(path)["cells"]])
+    assert not re.search(r"\d+%\||\d/s\b|resource/s|\\r", outputs)

@@ -6,6 +6,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from tutorial_helpers.local_server import (
     log_file,
     pid_file,
     port_of,
+    start_for_make,
     start_local_aws,
     stop_by_pid_file,
     stop_local_aws_if_we_started_it,
@@ -75,7 +77,7 @@ def test_a_port_in_use_is_reported_with_the_log_and_the_fix(tmp_path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         started = time.monotonic()
-        expected = r"(?s)did not start on port .*address already in use.*LOCAL_AWS_PORT"
+        expected = r"(?s)did not start on port .*address already in use.*make lab PORT=4567"
         with pytest.raises(WorkshopError, match=expected):
             start_local_aws(port, log_path=tmp_path / "local_aws.log", timeout=60)
         assert time.monotonic() - started < 60  # it notices the exit, not the timeout
@@ -126,3 +128,34 @@ def test_stop_reports_the_truth_when_sigterm_is_ignored(tmp_path) -> None:
         stubborn.kill()
         stubborn.wait()
         stubborn.stdout.close()
+
+
+def test_make_lab_stops_when_local_aws_cannot_start_and_names_the_port_option(tmp_path) -> None:
+    """`make local-aws` (run by `make lab`) exits 1 with the fix, so JupyterLab never starts."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-c", "from tutorial_helpers.local_server import main; main()"]
+            + ["start", str(port), str(tmp_path / "pid"), str(tmp_path / "log")],
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+    assert result.returncode == 1
+    assert "address already in use" in result.stderr
+    assert f"make lab PORT={port + 1}" in result.stderr
+    assert not (tmp_path / "pid").exists()
+
+
+def test_make_lab_uses_a_running_local_aws(local_aws, tmp_path) -> None:
+    status = start_for_make(local_aws.port, tmp_path / "pid", tmp_path / "log")
+    assert status == 0 and not (tmp_path / "pid").exists()
+
+
+def test_make_chooses_the_port_with_port_and_hands_it_to_the_kernels() -> None:
+    """`make lab PORT=4567` is the one way: the kernels get it as LOCAL_AWS_PORT."""
+    makefile = (Path(__file__).resolve().parents[2] / "Makefile").read_text()
+    assert "export LOCAL_AWS_PORT := $(PORT)" in makefile
+    assert "start $(PORT) .local_aws.pid" in makefile

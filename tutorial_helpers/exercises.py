@@ -1,0 +1,399 @@
+"""Checkers for the "Your turn" exercises: right, or why not, in one line.
+
+Each exercise cell ships with `...` (Python's Ellipsis) where the answer goes; its check cell
+calls a `check_*` function, which prints one line:
+
+- `Not done yet: ...` while an answer is still `...`;
+- `Right: ...` with what the answer shows;
+- `Not quite: ...` with the reason, so the learner can try again.
+
+A checker never raises for a wrong answer: a traceback would hide the reason. Each `check_*`
+has a `judge_*` twin that returns the `Verdict` instead of printing it (the tests use those).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+from botocore.exceptions import ClientError
+
+from tutorial_helpers.target import Target
+
+NOT_DONE = ...  # what an exercise cell holds until the learner answers
+Status = Literal["right", "wrong", "not done"]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The result of a check: its status and the sentence that explains it."""
+
+    status: Status
+    reason: str
+
+    def line(self) -> str:
+        """The one line the check cell prints."""
+        prefix = {"right": "Right", "wrong": "Not quite", "not done": "Not done yet"}[self.status]
+        return f"{prefix}: {self.reason}"
+
+
+NOT_DONE_YET = Verdict(
+    "not done",
+    "replace each `...` in the cell above with your answer, run it, then run this cell again.",
+)
+
+
+def right(reason: str) -> Verdict:
+    return Verdict("right", reason)
+
+
+def wrong(reason: str) -> Verdict:
+    return Verdict("wrong", reason)
+
+
+def _checker(judge: Callable[..., Verdict]) -> Callable[..., None]:
+    """The notebook form of `judge`: prints its verdict's line (not done yet while `...`)."""
+
+    def check(*answers_and_context: Any, **context: Any) -> None:
+        if any(value is NOT_DONE for value in (*answers_and_context, *context.values())):
+            print(NOT_DONE_YET.line())
+            return
+        try:
+            verdict = judge(*answers_and_context, **context)
+        except (KeyError, TypeError, ValueError, AttributeError) as error:
+            verdict = wrong(f"the checker could not read your answer ({error!r}).")
+        print(verdict.line())
+
+    check.__doc__ = judge.__doc__
+    check.__name__ = judge.__name__.replace("judge_", "check_")
+    return check
+
+
+def _names(values: Iterable[str]) -> str:
+    return ", ".join(sorted(values)) or "none"
+
+
+def _compare_sets(answer: Iterable[str], truth: set[str], why_missing: str, why_extra: str) -> str:
+    """'' when equal, else the reason: what is missing and what should not be there."""
+    given = set(answer)
+    reasons = []
+    if truth - given:
+        reasons.append(f"{why_missing}: {_names(truth - given)}")
+    if given - truth:
+        reasons.append(f"{why_extra}: {_names(given - truth)}")
+    return "; ".join(reasons)
+
+
+# ------------------------------------------------------------------------------- 00_setup
+
+
+def judge_target_client(client: Any, target: Target) -> Verdict:
+    """00, exercise 1: a CloudFormation client that talks to the workshop's target."""
+    if not hasattr(client, "meta"):
+        return wrong("that is not a boto3 client: ask the target for one, `target.client(...)`.")
+    service = client.meta.service_model.service_name
+    if service != "cloudformation":
+        return wrong(f"that is a client for {service}; ask for 'cloudformation'.")
+    endpoint = client.meta.endpoint_url.rstrip("/")
+    if target.is_local and endpoint != target.endpoint_url:
+        return wrong(
+            f"this client would call {endpoint}, not local_aws at {target.endpoint_url}: a "
+            "plain `boto3.client(...)` goes to AWS itself. Use `target.client(...)`."
+        )
+    where = "local_aws" if target.is_local else f"AWS in {target.region}"
+    return right(f"it calls {where} ({endpoint}), like every client the lessons use.")
+
+
+def judge_account_id(account: Any, target: Target) -> Verdict:
+    """00, exercise 2: the id of the account the workshop creates things in."""
+    truth = target.client("sts").get_caller_identity()["Account"]
+    if isinstance(account, Mapping):
+        return wrong("that is the whole answer of get_caller_identity: pick its 'Account'.")
+    if isinstance(account, int):
+        return wrong("an account id is a string of 12 digits (it may start with 0): keep it a str.")
+    if isinstance(account, str) and account.startswith("arn:") and truth in account:
+        return wrong("that is an ARN; the account id is the 12-digit number in it ('Account').")
+    if account != truth:
+        return wrong(f"{account!r} is not the account these credentials belong to.")
+    return right(f"{truth} is where the stack will be created.")
+
+
+# ------------------------------------------------------------------------------ 01_deploy
+
+
+def judge_iam_resources(answer: Iterable[str], template: Mapping[str, Any]) -> Verdict:
+    """01, exercise 1: the logical ids that make a deploy need CAPABILITY_IAM."""
+    if isinstance(answer, str):
+        return wrong("give a list (or set) of logical ids, not one string.")
+    resources = template["Resources"]
+    truth = {name for name, r in resources.items() if r["Type"].startswith("AWS::IAM::")}
+    unknown = set(answer) - set(resources)
+    if unknown:
+        return wrong(f"the template has no resource named {_names(unknown)}.")
+    reason = _compare_sets(
+        answer,
+        truth,
+        "these create IAM resources too",
+        "these create no IAM resource (their type is not AWS::IAM::...)",
+    )
+    if reason:
+        return wrong(reason + ".")
+    return right(
+        f"{_names(truth)} create IAM roles, so CloudFormation wants CAPABILITY_IAM: "
+        "an acknowledgement that the stack grants permissions."
+    )
+
+
+def _ref(value: Any) -> str | None:
+    return value.get("Ref") if isinstance(value, Mapping) else None
+
+
+def judge_route_is_deployed(
+    new: Mapping[str, Any], old: Mapping[str, Any], route_key: str = "sendmessage"
+) -> Verdict:
+    """01, exercise 2: a template whose update would really serve a new route."""
+    resources = new["Resources"]
+    routes = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+        and r.get("Properties", {}).get("RouteKey") == route_key
+    ]
+    if not routes:
+        return wrong(f"there is no AWS::ApiGatewayV2::Route with RouteKey {route_key!r} yet.")
+    route = routes[0]
+    if "Target" not in resources[route].get("Properties", {}):
+        return wrong(f"{route} has no Target: give it `integrations/<id>` of an integration.")
+    stages = [r for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    if not stages:
+        return wrong("the template has no Stage left: nothing would serve the API.")
+    stage = stages[0].get("Properties", {})
+    if stage.get("AutoDeploy") is True:
+        return right("with AutoDeploy on the Stage, API Gateway deploys every change itself.")
+    deployment = _ref(stage.get("DeploymentId"))
+    if deployment in old["Resources"]:
+        return wrong(
+            f"the Stage still uses {deployment!r}, whose properties did not change: CloudFormation "
+            "keeps that deployment, and the stage keeps serving the snapshot without your route. "
+            "Give the deployment a new logical id (and the Stage's DeploymentId), or set "
+            "AutoDeploy: true on the Stage."
+        )
+    if deployment not in resources or resources[deployment]["Type"] != (
+        "AWS::ApiGatewayV2::Deployment"
+    ):
+        return wrong(f"the Stage's DeploymentId refers to {deployment!r}, which is no Deployment.")
+    depends_on = resources[deployment].get("DependsOn", [])
+    if route not in ([depends_on] if isinstance(depends_on, str) else depends_on):
+        return wrong(
+            f"{deployment} does not depend on {route}: CloudFormation may create the deployment "
+            "first, and its snapshot would not have the route. Add it to DependsOn."
+        )
+    return right(
+        f"{deployment} is a new resource, so CloudFormation creates it after {route} and "
+        "points the stage at it: the new snapshot has the route."
+    )
+
+
+# ----------------------------------------------------------------------------- 02_connect
+
+
+def judge_connect_url_and_item(
+    url: str, item: Mapping[str, Any], websocket_url: str, dynamodb: Any, table_name: str
+) -> Verdict:
+    """02, exercise 1: a URL with the query string name=Lin&room=kitchen, and its item."""
+    expected = {"name": ["Lin"], "room": ["kitchen"]}
+    parts = urlsplit(url)
+    base = f"{parts.scheme}://{parts.netloc}{parts.path}"
+    if base != websocket_url:
+        return wrong(f"the URL should start with the stack's WebSocketURL, {websocket_url}.")
+    query = parse_qs(parts.query)
+    if query != expected:
+        return wrong(
+            f"the query string of your URL reads {query}; it should be name=Lin&room=kitchen."
+        )
+    if not isinstance(item, Mapping) or "connectionid" not in item:
+        return wrong("pass the item itself, as get_item returns it (a dict with 'connectionid').")
+    if not isinstance(item["connectionid"], Mapping):
+        return wrong("that item is deserialised; pass it as get_item returns it ({'S': ...}).")
+    stored = {k: [v["S"]] for k, v in item.get("querystring", {}).get("M", {}).items()}
+    if stored != expected:
+        return wrong(f"this item's query string is {stored}: it is another connection's item.")
+    connection_id = item["connectionid"]["S"]
+    key = {"connectionid": {"S": connection_id}}
+    if "Item" not in dynamodb.get_item(TableName=table_name, Key=key):
+        return wrong(
+            "no item has this id in the table any more: was the connection closed? "
+            "($disconnect deleted its item.) Connect again, then read the item."
+        )
+    return right("$connect's template stored your query string as the map `querystring`.")
+
+
+def judge_header_value(answer: Any, item: Mapping[str, Any]) -> Verdict:
+    """02, exercise 2: the value of the X-Workshop-Client header, as a plain string."""
+    truth = item["headers"]["M"]["X-Workshop-Client"]["S"]
+    if isinstance(answer, Mapping) and answer.get("S") == truth:
+        return wrong("that is DynamoDB's typed value ({'S': ...}): the string is under 'S'.")
+    if answer != truth:
+        return wrong(f"{answer!r} is not the header's value; look under item['headers']['M'].")
+    return right(f"{truth!r}: headers are a map ('M') of strings ('S').")
+
+
+# ---------------------------------------------------------------------------- 03_messages
+
+
+def judge_message_for_route(
+    message: Any, selection_expression: str, route_key: str = "sendmessage"
+) -> Verdict:
+    """03, exercise 1: a message that the route selection expression sends to `route_key`."""
+    prefix = "$request.body."
+    if not selection_expression.startswith(prefix):
+        return wrong(f"this checker reads only {prefix}... expressions.")
+    if isinstance(message, bytes):
+        message = message.decode()
+    if isinstance(message, str):
+        try:
+            message = json.loads(message)
+        except ValueError:
+            return wrong("that is not JSON: the expression cannot be evaluated, so $default runs.")
+    if not isinstance(message, Mapping):
+        return wrong("send a JSON object: the expression reads one of its fields.")
+    value: Any = message
+    path = selection_expression[len(prefix) :]
+    for field in path.split("."):
+        if not isinstance(value, Mapping) or field not in value:
+            return wrong(
+                f"the message has no {path!r} field: the expression evaluates to nothing, "
+                "so $default runs."
+            )
+        value = value[field]
+    if value != route_key:
+        return wrong(
+            f"{path} is {value!r}: no route has that key, so $default runs "
+            f"(route keys match exactly, case included)."
+        )
+    return right(f"{selection_expression} evaluates to {route_key!r}: that route runs.")
+
+
+def judge_gone_ids(answer: Iterable[str], candidates: Iterable[str], connections: Any) -> Verdict:
+    """03, exercise 2: which of `candidates` are gone, as @connections says."""
+    if isinstance(answer, str):
+        return wrong("give a list of ids, not one string.")
+    truth = set()
+    for connection_id in candidates:
+        try:
+            connections.get_connection(ConnectionId=connection_id)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "GoneException":
+                truth.add(connection_id)
+            else:
+                raise
+    reason = _compare_sets(
+        answer,
+        truth,
+        "get_connection raises GoneException for these too",
+        "these are still connected (get_connection answers)",
+    )
+    if reason:
+        return wrong(reason + ".")
+    return right(f"{len(truth)} gone: GoneException (HTTP 410) means gone for good.")
+
+
+# -------------------------------------------------------------------- 04_disconnect_and_ttl
+
+
+def judge_ttl_two_hours(ttl: Any, connected_at_ms: int) -> Verdict:
+    """04, exercise 1: the `ttl` (epoch seconds) two hours after `connected_at_ms`."""
+    truth = connected_at_ms // 1000 + 2 * 3600
+    try:
+        value = float(ttl)
+    except (TypeError, ValueError):
+        return wrong("give a number (epoch seconds), not a date or a string of text.")
+    if abs(value - truth) <= 1:
+        return right(f"{int(value)}: epoch seconds, as DynamoDB's TTL reads them.")
+    if abs(value - (connected_at_ms + 2 * 3600 * 1000)) <= 1000:
+        years = (value - connected_at_ms / 1000) / (365.25 * 24 * 3600)
+        return wrong(
+            "that is milliseconds. DynamoDB reads ttl as seconds, so this item would expire "
+            f"about {years:,.0f} years from now: divide by 1000 first."
+        )
+    if abs(value - (connected_at_ms + 2 * 3600)) <= 1:
+        return wrong("that adds seconds to milliseconds (the seed pattern's bug): /1000 first.")
+    seconds_after = value - connected_at_ms / 1000
+    return wrong(
+        f"your ttl is {seconds_after:,.0f} s after the connection opened; two hours is 7,200 s."
+    )
+
+
+TTL_CHOICES = {
+    "a": "DynamoDB rejects numbers with 13 digits in a TTL attribute.",
+    "b": "TTL compares the attribute with the current time in epoch seconds, so a value in "
+    "milliseconds is read as a date about 50,000 years ahead, and the item is never deleted.",
+    "c": "Milliseconds are fine, but the TTL sweep rounds them to the next day.",
+}
+
+
+def judge_why_not_milliseconds(choice: Any) -> Verdict:
+    """04, exercise 2: why a ttl in milliseconds is wrong (one of TTL_CHOICES)."""
+    choice = str(choice).strip().lower()
+    if choice == "b":
+        return right("the item looks alive forever: no error warns you, which is why it is a trap.")
+    if choice == "a":
+        return wrong("DynamoDB accepts any number there, without an error: that is the trap.")
+    if choice == "c":
+        return wrong("nothing rounds it: the value is read as seconds, about 1000 times too far.")
+    return wrong(f"{choice!r} is not one of {', '.join(TTL_CHOICES)}.")
+
+
+# ----------------------------------------------------------------------------- 05_cleanup
+
+
+def judge_leftover_tables(answer: Iterable[str], target: Target) -> Verdict:
+    """05, exercise 1: every DynamoDB table still named after the stack (`<stack>-...`)."""
+    if isinstance(answer, str):
+        return wrong("give a list of table names, not one string.")
+    pages = target.client("dynamodb").get_paginator("list_tables").paginate()
+    tables = [name for page in pages for name in page["TableNames"]]
+    truth = {name for name in tables if name.startswith(f"{target.stack_name}-")}
+    reason = _compare_sets(
+        answer,
+        truth,
+        "these tables named after the stack are still there",
+        "these do not exist, or are not named after the stack",
+    )
+    if reason:
+        return wrong(reason + ".")
+    return right(f"{_names(truth)}: the stack's deletion did not remove what it did not create.")
+
+
+def judge_retained_resources(answer: Iterable[str], template: Mapping[str, Any]) -> Verdict:
+    """05, exercise 2: the resources of `template` that survive deleting the stack."""
+    if isinstance(answer, str):
+        return wrong("give a list (or set) of logical ids, not one string.")
+    kept = {"Retain", "RetainExceptOnCreate"}
+    truth = {name for name, r in template["Resources"].items() if r.get("DeletionPolicy") in kept}
+    reason = _compare_sets(
+        answer,
+        truth,
+        "these have DeletionPolicy Retain, so they stay",
+        "these are deleted with the stack (no DeletionPolicy, or Delete)",
+    )
+    if reason:
+        return wrong(reason + ".")
+    return right(f"{_names(truth)} would stay, and keep costing, after delete_stack.")
+
+
+check_target_client = _checker(judge_target_client)
+check_account_id = _checker(judge_account_id)
+check_iam_resources = _checker(judge_iam_resources)
+check_route_is_deployed = _checker(judge_route_is_deployed)
+check_connect_url_and_item = _checker(judge_connect_url_and_item)
+check_header_value = _checker(judge_header_value)
+check_message_for_route = _checker(judge_message_for_route)
+check_gone_ids = _checker(judge_gone_ids)
+check_ttl_two_hours = _checker(judge_ttl_two_hours)
+check_why_not_milliseconds = _checker(judge_why_not_milliseconds)
+check_leftover_tables = _checker(judge_leftover_tables)
+check_retained_resources = _checker(judge_retained_resources)
