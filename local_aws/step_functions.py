@@ -16,7 +16,12 @@ Bounds: the state machine is read under moto's lock, the execution runs without 
 state that called back into moto would otherwise deadlock). It runs on a thread of its own
 and is stopped (TIMED_OUT) at the caller's time limit: the integration's timeout (at most
 29 s), or AWS's 5 minutes for an Express execution. At most `MAX_RUNNING` executions run at
-a time in one local_aws; one more is refused (400 ThrottlingException) until one ends.
+a time for integrations and `MAX_RUNNING_FOR_API` for callers of the `states` API (half of
+the threads serving the AWS APIs, so that the others keep serving every other call); one
+more is refused (400 ThrottlingException) until one ends.
+
+boto3 callers: botocore sends `StartSyncExecution` to `sync-<endpoint host>`, a name that
+does not resolve for 127.0.0.1; they need `Config(inject_host_prefix=False)`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import datetime
 import json
 import logging
 import math
+import re
 import threading
 import time
 import uuid
@@ -40,8 +46,13 @@ logger = logging.getLogger(__name__)
 
 ACTION = "StartSyncExecution"
 EXPRESS_LIMIT_SECONDS = 300.0  # AWS: an Express execution runs for 5 minutes at most
-MAX_RUNNING = 8  # executions running at a time in one local_aws (local_aws's own bound)
+# Executions running at a time in one local_aws (local_aws's own bounds): for integrations
+# (which have 8 threads in all) and for callers of the `states` API (moto's 8 HTTP threads).
+MAX_RUNNING = 8
+MAX_RUNNING_FOR_API = 4
 MAX_INPUT_BYTES = 256 * 1024  # AWS: `input` is at most 262,144 bytes (UTF-8)
+# A request body may be longer than its input (escaped in JSON: up to 6 bytes a byte).
+MAX_REQUEST_BYTES = 8 * MAX_INPUT_BYTES
 MAX_NAME = 80  # AWS: an execution name is 1 to 80 characters
 # Once stopped, an execution has this long to wind down (its state ends its current step)
 # before the caller is answered without waiting for it any longer.
@@ -51,6 +62,7 @@ STOP_GRACE_SECONDS = 1.0
 RUN_STATES = frozenset({"Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"})
 
 _running = threading.BoundedSemaphore(MAX_RUNNING)
+_running_for_api = threading.BoundedSemaphore(MAX_RUNNING_FOR_API)
 
 
 @dataclass(frozen=True)
@@ -71,13 +83,14 @@ def is_sync_start(service: str, headers: dict[str, str]) -> bool:
 
 
 def start_sync_execution(
-    account_id: str, region: str, body: str, time_limit: float
+    account_id: str, region: str, body: str, time_limit: float, for_api: bool = False
 ) -> tuple[int, str]:
     """Run the Express state machine the request names to its end: (status, JSON answer).
 
     Blocks for up to ``time_limit`` seconds (capped at AWS's 5 minutes), never holding
     moto's lock while the execution runs. Errors that prevent the run are 400 with AWS's
     error type; an execution that fails is 200 with `status: FAILED`, as on AWS.
+    ``for_api``: the caller is a client of the `states` API, not an integration.
     """
     try:
         request = _request(body)
@@ -89,19 +102,73 @@ def start_sync_execution(
             "StateMachineTypeNotSupported",
             "This operation is not supported by this type of state machine",
         )
-    if not _running.acquire(blocking=False):
+    slots, most = (_running_for_api, MAX_RUNNING_FOR_API) if for_api else (_running, MAX_RUNNING)
+    if not slots.acquire(blocking=False):
         logger.warning(
-            "StartSyncExecution refused: %d executions are running, local_aws's limit",
-            MAX_RUNNING,
+            "StartSyncExecution refused: %d executions are running, local_aws's limit", most
         )
         return _error(
             "ThrottlingException",
-            f"local_aws runs at most {MAX_RUNNING} synchronous executions at a time; "
+            f"local_aws runs at most {most} synchronous executions at a time for "
+            f"{'callers of the states API' if for_api else 'integrations'}; "
             "retry when one has ended",
         )
     limit = min(max(time_limit, 0.0), EXPRESS_LIMIT_SECONDS)
-    answer = _run(machine, request, account_id, region, limit, _running.release)
+    answer = _run(machine, request, account_id, region, limit, slots.release)
     return 200, json.dumps(answer)
+
+
+_SCOPE = re.compile(r"Credential=(?P<key>[^/,]+)/\d{8}/(?P<region>[^/,]+)/states/aws4_request")
+
+
+def serve_http(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """Answer a `states` API request for `StartSyncExecution` (a WSGI request, which moto
+    would answer "not implemented"): (status, headers, body), or None for any other request.
+
+    Called before moto's lock is taken: the execution runs without it.
+    """
+    if environ.get("HTTP_X_AMZ_TARGET", "") != f"AWSStepFunctions.{ACTION}":
+        return None
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope is None:
+        return None  # not signed for Step Functions: moto answers it as any other request
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_REQUEST_BYTES:
+        status, body = _error(
+            "ValidationException",
+            f"the request is over {MAX_REQUEST_BYTES} bytes: `input` is at most "
+            f"{MAX_INPUT_BYTES} bytes",
+        )
+    else:
+        data = environ["wsgi.input"].read(length) if length > 0 else b""
+        account_id = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or _account_of(scope["key"])
+        status, body = start_sync_execution(
+            account_id,
+            scope["region"],
+            data.decode("utf-8", "replace"),
+            EXPRESS_LIMIT_SECONDS,
+            for_api=True,
+        )
+    encoded = body.encode()
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(encoded))),
+    ]
+    if status != 200:
+        headers.append(("x-amzn-ErrorType", json.loads(body)["__type"]))
+    return f"{status} {'OK' if status == 200 else 'Bad Request'}", headers, encoded
+
+
+def _account_of(access_key: str) -> str:
+    """The account an access key belongs to, as moto reads it (its default account for a
+    key no local IAM user has)."""
+    from moto.iam.models import get_account_id_from
+
+    with services.LOCK:
+        return get_account_id_from(access_key)
 
 
 def unsupported_state(definition: str) -> str | None:

@@ -13,6 +13,8 @@ import threading
 import time
 
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from tests.fidelity.support import TEMPLATES, error_frame_pattern
 from tests.support import deploy
@@ -108,3 +110,81 @@ def test_endless_machine_is_stopped_at_the_timeout_while_others_are_served(
     finally:
         for client in [*endless, other]:
             client.close()
+
+
+# ---------------------------------------------------------------- the states API (boto3)
+
+
+def sync_client(local_aws):
+    """botocore sends StartSyncExecution to `sync-<host>`, which 127.0.0.1 has no name for."""
+    return local_aws.client("stepfunctions", config=Config(inject_host_prefix=False))
+
+
+def test_boto3_start_sync_execution_returns_the_result(local_aws, stack) -> None:
+    given = json.dumps({"connectionId": "abc", "text": "hi"})
+    answer = sync_client(local_aws).start_sync_execution(
+        stateMachineArn=stack["ExpressMachineArn"], name="run-1", input=given
+    )
+    assert answer["status"] == "SUCCEEDED"
+    assert json.loads(answer["output"]) == {"from": "abc", "said": "hi", "shout": True}
+    assert answer["input"] == given
+    assert answer["name"] == "run-1"
+    assert answer["stateMachineArn"] == stack["ExpressMachineArn"]
+    account, machine = stack["ExpressMachineArn"].split(":")[4], "fid-sync-express"
+    assert answer["executionArn"].startswith(
+        f"arn:aws:states:us-east-1:{account}:express:{machine}:run-1:"
+    )
+    assert answer["startDate"] <= answer["stopDate"]
+    assert answer["billingDetails"]["billedMemoryUsedInMB"] == 64
+    assert answer["billingDetails"]["billedDurationInMilliseconds"] % 100 == 0
+
+
+def test_boto3_failed_execution_is_a_200_with_error_and_cause(local_aws, stack) -> None:
+    answer = sync_client(local_aws).start_sync_execution(
+        stateMachineArn=stack["ExpressMachineArn"], input='{"connectionId": "c", "text": "fail"}'
+    )
+    assert (answer["status"], answer["error"], answer["cause"]) == (
+        "FAILED",
+        "TextRefused",
+        "the text was fail",
+    )
+    assert "output" not in answer
+
+
+def test_boto3_a_path_the_input_lacks_fails_with_states_runtime(local_aws, stack) -> None:
+    """`from.$: $.connectionId` on an input without it: the interpreter's own failure."""
+    answer = sync_client(local_aws).start_sync_execution(
+        stateMachineArn=stack["ExpressMachineArn"], input='{"text": "hi"}'
+    )
+    assert (answer["status"], answer["error"]) == ("FAILED", "States.Runtime")
+    assert "$.connectionId" in answer["cause"]
+
+
+@pytest.mark.parametrize(
+    ("request_of", "error"),
+    [
+        (
+            lambda stack: {"stateMachineArn": stack["StandardMachineArn"]},
+            "StateMachineTypeNotSupported",
+        ),
+        (
+            lambda stack: {"stateMachineArn": stack["ExpressMachineArn"] + "-gone"},
+            "StateMachineDoesNotExist",
+        ),
+        (
+            lambda stack: {"stateMachineArn": stack["ExpressMachineArn"], "input": "{not json"},
+            "InvalidExecutionInput",
+        ),
+        (lambda stack: {"stateMachineArn": "not-an-arn"}, "InvalidArn"),
+        (
+            lambda stack: {"stateMachineArn": stack["ExpressMachineArn"], "name": "n" * 81},
+            "InvalidName",
+        ),
+    ],
+    ids=["standard", "unknown", "input-not-json", "bad-arn", "long-name"],
+)
+def test_boto3_start_sync_execution_refusals(local_aws, stack, request_of, error) -> None:
+    with pytest.raises(ClientError) as refused:
+        sync_client(local_aws).start_sync_execution(**request_of(stack))
+    assert refused.value.response["Error"]["Code"] == error
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
