@@ -6,11 +6,13 @@ answers as AWS does: 200 with `status` SUCCEEDED, FAILED or TIMED_OUT, and `outp
 `error`/`cause` (API reference: StartSyncExecution). Only EXPRESS state machines may be
 started this way (400 StateMachineTypeNotSupported otherwise).
 
-What the interpreter runs (docs/fidelity.md): Pass, Choice, Wait, Succeed, Fail, Parallel
-and inline Map states. A definition with a Task state (or a distributed Map reading from S3)
-is not run: the answer is FAILED with `States.Runtime` and a cause naming the state. The
-interpreter would call services through boto3 at moto's own server address, which
-local_aws is not.
+What the interpreter runs (docs/fidelity.md): Pass, Choice, Wait, Succeed, Fail, Parallel,
+inline Map states, and Task states calling Lambda, DynamoDB items, SQS, SNS or EventBridge
+(`RUN_TASKS`), which it calls through boto3 at local_aws's own endpoint (`register`).
+(`states:startExecution` is not among them: moto 5.2.5's interpreter sends it with
+`StateMachineArn`, which botocore does not know, and the Task fails.) A definition with
+any other Task resource (or a distributed Map reading from S3) is not run: the answer is
+FAILED with `States.Runtime` and a cause naming the state.
 
 Bounds: the state machine is read under moto's lock, the execution runs without it (a
 state that called back into moto would otherwise deadlock). It runs on a thread of its own
@@ -171,6 +173,25 @@ def _account_of(access_key: str) -> str:
         return get_account_id_from(access_key)
 
 
+# The Task integrations run (`arn:aws:states:::<service>:<action>`, lower-case as moto's
+# interpreter reads them), and Lambda functions named by their own ARN. Request-response
+# only: Express state machines do not support `.sync` or `.waitForTaskToken` (AWS).
+RUN_TASKS = frozenset(
+    {
+        "lambda:invoke",
+        "dynamodb:getitem",
+        "dynamodb:putitem",
+        "dynamodb:deleteitem",
+        "dynamodb:updateitem",
+        "sqs:sendmessage",
+        "sns:publish",
+        "events:putevents",
+    }
+)
+_TASK_RESOURCE = re.compile(r"^arn:[\w-]+:states:::(?P<service>[\w-]+):(?P<action>\w+)$")
+_FUNCTION_RESOURCE = re.compile(r"^arn:[\w-]+:lambda:[\w-]+:\d{12}:function:[\w-]+(?::[\w$-]+)?$")
+
+
 def unsupported_state(definition: str) -> str | None:
     """Why the interpreter will not run this definition (the first state it cannot run, by
     name and type), or None. A definition that is not a JSON object is left to it."""
@@ -180,19 +201,36 @@ def unsupported_state(definition: str) -> str | None:
         return None
     for name, state in _states(document):
         kind = state.get("Type")
-        if kind not in RUN_STATES:
-            resource = state.get("Resource")
-            called = f" (Resource {resource})" if isinstance(resource, str) else ""
+        if kind == "Task":
+            refusal = _task_refusal(state.get("Resource"))
+            if refusal is not None:
+                return f"state '{name}': {refusal}"
+        elif kind not in RUN_STATES:
             return (
-                f"local_aws does not run {kind} states: state '{name}'{called}. "
-                "It runs Pass, Choice, Wait, Succeed, Fail, Parallel and inline Map states"
+                f"local_aws does not run {kind} states: state '{name}'. It runs Pass, Choice, "
+                "Wait, Succeed, Fail, Parallel, inline Map and Task states"
             )
-        if kind == "Map" and ("ItemReader" in state or "ResultWriter" in state):
+        elif kind == "Map" and ("ItemReader" in state or "ResultWriter" in state):
             return (
                 f"local_aws does not run a distributed Map's ItemReader or ResultWriter: "
                 f"state '{name}'. Inline Map states are run"
             )
     return None
+
+
+def _task_refusal(resource: object) -> str | None:
+    """Why a Task state's `Resource` is not run, or None."""
+    if isinstance(resource, str) and _FUNCTION_RESOURCE.match(resource):
+        return None
+    match = _TASK_RESOURCE.match(resource) if isinstance(resource, str) else None
+    if match and f"{match['service']}:{match['action']}".lower() in RUN_TASKS:
+        return None
+    return (
+        f"local_aws does not run this Task state's Resource, {resource!r}. It runs Lambda "
+        "functions (their ARN or arn:aws:states:::lambda:invoke) and arn:aws:states::: "
+        "dynamodb:getItem, putItem, deleteItem, updateItem, sqs:sendMessage, sns:publish and "
+        "events:putEvents (request-response, as Express state machines allow)"
+    )
 
 
 def _states(document: object) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -441,6 +479,81 @@ def _ended(
 
 def _error(error_type: str, message: str) -> tuple[int, str]:
     return 400, json.dumps({"__type": error_type, "message": message})
+
+
+# --------------------------------------------------------------------------------------
+# Task states' service calls
+# --------------------------------------------------------------------------------------
+
+# The modules of moto's interpreter that make service calls, each through its own import of
+# `boto_client_for` (Task states, a distributed Map's S3 reads and writes).
+CLIENT_MODULES = tuple(
+    f"moto.stepfunctions.parser.asl.{name}"
+    for name in (
+        "utils.boto_client",
+        "component.state.exec.state_task.lambda_eval_utils",
+        *(
+            f"component.state.exec.state_task.service.state_task_service_{service}"
+            for service in (
+                "aws_sdk",
+                "batch",
+                "dynamodb",
+                "ecs",
+                "events",
+                "glue",
+                "sfn",
+                "sns",
+                "sqs",
+                "unsupported",
+            )
+        ),
+        "component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+        "component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+    )
+)
+
+
+@dataclass
+class _Endpoint:
+    url: str | None = None
+
+
+_endpoint = _Endpoint()
+
+
+def register(endpoint_url: str) -> None:
+    """Send the interpreter's service calls (Task states) to the running local_aws."""
+    _endpoint.url = endpoint_url
+
+
+def clients_at_local_aws(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `boto_client_for`, sending its calls to local_aws's endpoint (moto's own is
+    `localhost:$MOTO_PORT`, 5000, which nothing serves) with the keys functions get. Under
+    moto's `mock_aws` (tests), calls stay in process, as moto makes them."""
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        import boto3
+        from botocore.config import Config
+        from moto.core.models import botocore_stubber
+
+        if botocore_stubber.enabled or _endpoint.url is None:
+            return original(region=region, service=service, state_credentials=state_credentials)
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=_endpoint.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=10,
+                read_timeout=EXPRESS_LIMIT_SECONDS,
+                inject_host_prefix=False,
+            ),
+        )
+
+    return boto_client_for
 
 
 # --------------------------------------------------------------------------------------

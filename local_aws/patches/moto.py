@@ -17,6 +17,7 @@ second) in every process that imports local_aws, including one that only wants
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -224,6 +225,14 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         StateMachine,
         "create_from_cloudformation_json",
         lambda original: classmethod(step_functions.creating_with_its_type(original.__func__)),
+    ),
+    # moto's state machine interpreter calls services at localhost:$MOTO_PORT (5000): its
+    # Task states call local_aws instead.
+    *(
+        Replacement(
+            importlib.import_module(module), "boto_client_for", step_functions.clients_at_local_aws
+        )
+        for module in step_functions.CLIENT_MODULES
     ),
 )
 

@@ -66,13 +66,31 @@ def test_standard_machine_is_refused_with_state_machine_type_not_supported(ws) -
     }
 
 
-def test_task_state_fails_the_execution_naming_the_state(local_aws, ws) -> None:
-    answer = json.loads(ask(ws, {"action": "task"}))
-    assert answer["status"] == "FAILED"
-    assert answer["error"] == "States.Runtime"
-    assert "does not run Task states: state 'Call'" in answer["cause"]
-    assert "arn:aws:states:::lambda:invoke" in answer["cause"]
-    assert "does not run Task states" in local_aws.log()
+def test_task_states_call_lambda_dynamodb_and_sqs_in_local_aws(local_aws, stack, ws) -> None:
+    connection_id = connection_id_of(ws)
+    answer = json.loads(ask(ws, {"action": "task", "text": "quiet please"}))
+    assert answer["status"] == "SUCCEEDED", answer
+    output = json.loads(answer["output"])
+    assert output["upper"] == {"text": "QUIET PLEASE"}  # the function's result
+    assert output["again"] == {"upper": "QUIET PLEASE"}  # invoked by its ARN
+    assert (output["connectionId"], output["text"]) == (connection_id, "quiet please")
+    item = local_aws.client("dynamodb").get_item(
+        TableName=stack["NotesTable"], Key={"connectionId": {"S": connection_id}}
+    )["Item"]
+    assert item["text"] == {"S": "QUIET PLEASE"}
+    messages = local_aws.client("sqs").receive_message(
+        QueueUrl=stack["NotesQueueUrl"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert [message["MessageId"] for message in messages] == [output["sqs"]["queued"]]
+    assert messages[0]["Body"] == "QUIET PLEASE"
+
+
+def test_a_task_local_aws_does_not_run_fails_the_execution_naming_it(local_aws, ws) -> None:
+    answer = json.loads(ask(ws, {"action": "glue"}))
+    assert (answer["status"], answer["error"]) == ("FAILED", "States.Runtime")
+    assert "state 'Crawl'" in answer["cause"]
+    assert "arn:aws:states:::glue:startJobRun" in answer["cause"]
+    assert "does not run this Task state's Resource" in local_aws.log()
 
 
 def test_endless_machine_is_stopped_at_the_timeout_while_others_are_served(

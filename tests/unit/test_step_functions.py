@@ -84,7 +84,13 @@ def test_parallel_and_map_states_run(sfn) -> None:
 @pytest.mark.parametrize(
     ("state", "named"),
     [
-        ({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "End": True}, "Task"),
+        ({"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun", "End": True}, "glue"),
+        (
+            {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken"},
+            "waitForTaskToken",
+        ),
+        ({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets"}, "aws-sdk"),
+        ({"Type": "Task", "Resource": "arn:aws:states:::states:startExecution"}, "states:"),
         (
             {
                 "Type": "Map",
@@ -95,7 +101,7 @@ def test_parallel_and_map_states_run(sfn) -> None:
             "ItemReader",
         ),
     ],
-    ids=["task", "distributed-map"],
+    ids=["glue", "wait-for-token", "aws-sdk", "start-execution", "distributed-map"],
 )
 def test_a_state_that_calls_a_service_fails_the_execution_naming_it(sfn, state, named) -> None:
     """Nested in a Parallel branch, it is found all the same, and nothing runs."""
@@ -118,10 +124,60 @@ def test_a_task_nested_deep_in_branches_and_map_processors_is_found() -> None:
             else {"Type": "Map", "Iterator": document, "End": True}
         )
         document = {"StartAt": "W", "States": {"W": wrapper}}
-    assert "Task states: state 'T'" in (
-        step_functions.unsupported_state(json.dumps(document)) or ""
-    )
+    refusal = step_functions.unsupported_state(json.dumps(document)) or ""
+    assert "state 'T'" in refusal and "Resource, None" in refusal
     assert step_functions.unsupported_state(json.dumps(PASS)) is None
+
+
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "arn:aws:lambda:eu-west-1:123456789012:function:reply",
+        "arn:aws:lambda:eu-west-1:123456789012:function:reply:live",
+        "arn:aws:states:::lambda:invoke",
+        "arn:aws:states:::dynamodb:putItem",
+        "arn:aws:states:::dynamodb:getItem",
+        "arn:aws:states:::dynamodb:updateItem",
+        "arn:aws:states:::dynamodb:deleteItem",
+        "arn:aws:states:::sqs:sendMessage",
+        "arn:aws:states:::sns:publish",
+        "arn:aws:states:::events:putEvents",
+    ],
+)
+def test_the_task_resources_it_runs_are_not_refused(resource) -> None:
+    definition = {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": resource}}}
+    assert step_functions.unsupported_state(json.dumps(definition)) is None
+
+
+def test_task_states_publish_and_put_events(sfn) -> None:
+    """The interpreter's SNS and EventBridge tasks (in process under mock_aws; a running
+    local_aws sends them to its own endpoint)."""
+    topic = boto3.client("sns", region_name=REGION).create_topic(Name="t")["TopicArn"]
+    definition = {
+        "StartAt": "Publish",
+        "States": {
+            "Publish": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {"TopicArn": topic, "Message": "hi"},
+                "ResultSelector": {"id.$": "$.MessageId"},
+                "ResultPath": "$.sns",
+                "Next": "Put",
+            },
+            "Put": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::events:putEvents",
+                "Parameters": {"Entries": [{"Source": "s", "DetailType": "d", "Detail": {}}]},
+                "ResultSelector": {"failed.$": "$.FailedEntryCount"},
+                "ResultPath": "$.events",
+                "End": True,
+            },
+        },
+    }
+    status, answer = start(machine(sfn, definition))
+    assert answer["status"] == "SUCCEEDED", answer
+    output = json.loads(answer["output"])
+    assert output["sns"]["id"] and output["events"] == {"failed": 0}
 
 
 def test_a_standard_machine_is_refused(sfn) -> None:
