@@ -206,3 +206,28 @@ def test_boto3_start_sync_execution_refusals(local_aws, stack, request_of, error
         sync_client(local_aws).start_sync_execution(**request_of(stack))
     assert refused.value.response["Error"]["Code"] == error
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+
+
+def test_a_state_machine_type_that_does_not_exist_fails_the_stack(local_aws) -> None:
+    template = """
+Resources:
+  Machine:
+    Type: AWS::StepFunctions::StateMachine
+    Properties:
+      StateMachineType: FAST
+      RoleArn: arn:aws:iam::123456789012:role/machine
+      DefinitionString: '{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}'
+"""
+    cloudformation = local_aws.client("cloudformation")
+    stack_id = cloudformation.create_stack(StackName="fid-sync-fast", TemplateBody=template)[
+        "StackId"
+    ]
+    try:
+        events = cloudformation.describe_stack_events(StackName=stack_id)["StackEvents"]
+        failed = [e for e in events if e["ResourceStatus"] == "CREATE_FAILED"]
+        assert [e["LogicalResourceId"] for e in failed] == ["Machine"]
+        assert "StateMachineType must be STANDARD or EXPRESS" in failed[0]["ResourceStatusReason"]
+        stack = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
+        assert stack["StackStatus"] == "ROLLBACK_COMPLETE"
+    finally:
+        cloudformation.delete_stack(StackName=stack_id)
