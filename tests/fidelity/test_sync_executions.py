@@ -22,6 +22,7 @@ from tests.support.clients import ask, connect
 
 FORBIDDEN = error_frame_pattern("Forbidden")
 TIMED_OUT = error_frame_pattern("Endpoint request timed out")
+INTERNAL_SERVER_ERROR = error_frame_pattern("Internal server error")
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,12 @@ def test_standard_machine_is_refused_with_state_machine_type_not_supported(ws) -
         "type": "StateMachineTypeNotSupported",
         "message": "This operation is not supported by this type of state machine",
     }
+
+
+def test_a_role_that_may_not_start_sync_executions_is_an_internal_error(local_aws, ws) -> None:
+    """The role allows `states:StartExecution` only: nothing runs."""
+    assert INTERNAL_SERVER_ERROR.match(ask(ws, {"action": "denied"}))
+    assert "is not authorized to perform states:StartSyncExecution on" in local_aws.log()
 
 
 def test_task_states_call_lambda_dynamodb_and_sqs_in_local_aws(local_aws, stack, ws) -> None:
