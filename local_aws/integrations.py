@@ -406,7 +406,7 @@ def _call_service(
         logger.warning("route %s: %s", request.route_key, call.refusal)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
     try:
-        status, answer = _execute(call)
+        status, answer = _execute(call, integration.timeout_seconds)
     except iam.AccessDenied as denied:
         logger.warning("route %s: %s", request.route_key, denied)
         return Outcome(500, error=INTERNAL_SERVER_ERROR)
@@ -435,8 +435,9 @@ def _service_request(
     )
 
 
-def _execute(call: integration_plan.ServiceCall) -> tuple[int, str]:
-    """Check the role's permission, then call the service in process: (status, answer).
+def _execute(call: integration_plan.ServiceCall, time_limit: float) -> tuple[int, str]:
+    """Check the role's permission, then call the service in process: (status, answer),
+    within ``time_limit`` seconds for a call that runs (a synchronous Step Functions one).
 
     Raises `iam.AccessDenied`. A call without a resource (a body that is not a JSON object)
     goes to the service unchecked: the service refuses it before any authorization.
@@ -448,7 +449,13 @@ def _execute(call: integration_plan.ServiceCall) -> tuple[int, str]:
         return services.call_dynamodb(call.action or "", call.body, call.account_id, target.region)
     headers = dict(call.headers)
     return moto_calls.call(
-        target.service, target.region, call.account_id, target.path or "", call.body, headers
+        target.service,
+        target.region,
+        call.account_id,
+        target.path or "",
+        call.body,
+        headers,
+        time_limit,
     )
 
 

@@ -31,6 +31,7 @@ from local_aws import (
     lambda_invoke,
     observability,
     services,
+    step_functions,
     throttling,
     trust,
     ttl,
@@ -84,6 +85,7 @@ class LocalAws:
         # Deleting an API or a stage (a moto worker thread) closes its clients (on the loop).
         self.deployments.on_removed(self.connections.close_deployed)
         cloudformation.register(settings, self.deployments)
+        step_functions.register(settings.endpoint_url)  # where Task states call services
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="integration")
         self.runtime = LambdaRuntime(
             lambda_environment(settings), is_current=moto_function_is_current

@@ -32,9 +32,17 @@ def moto_dispatcher() -> DomainDispatcherApplication:
 
 
 def wsgi_app() -> Callable[..., Iterable[bytes]]:
-    """moto's server as a WSGI app that holds the lock while it handles a request."""
+    """moto's server as a WSGI app that holds the lock while it handles a request
+    (`StartSyncExecution` excepted: `local_aws.step_functions` answers it)."""
+
+    from local_aws import step_functions  # it uses this module's lock
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        # StartSyncExecution runs a state machine: not under the lock (moto lacks it anyway).
+        served = step_functions.serve_http(environ)
+        if served is not None:
+            start_response(served[0], served[1])
+            return [served[2]]
         started = False
 
         def starting(*args: Any) -> Any:

@@ -17,6 +17,7 @@ second) in every process that imports local_aws, including one that only wants
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +34,7 @@ from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
 from moto.core.common_models import BaseModel
 from moto.s3.models import FakeBucket
+from moto.stepfunctions.models import StateMachine
 
 from local_aws import (
     apigatewayv2,
@@ -45,6 +47,7 @@ from local_aws import (
     lambda_packages,
     lambda_runtime,
     sam,
+    step_functions,
     template_urls,
 )
 
@@ -215,6 +218,21 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         LambdaFunction,
         "create_from_cloudformation_json",
         lambda original: classmethod(lambda_runtime.zipping_inline_node_code(original.__func__)),
+    ),
+    # moto makes every template's state machine STANDARD, whatever its StateMachineType,
+    # and reads only DefinitionString: an EXPRESS machine could never be started in sync.
+    Replacement(
+        StateMachine,
+        "create_from_cloudformation_json",
+        lambda original: classmethod(step_functions.creating_with_its_type(original.__func__)),
+    ),
+    # moto's state machine interpreter calls services at localhost:$MOTO_PORT (5000): its
+    # Task states call local_aws instead.
+    *(
+        Replacement(
+            importlib.import_module(module), "boto_client_for", step_functions.clients_at_local_aws
+        )
+        for module in step_functions.CLIENT_MODULES
     ),
 )
 

@@ -15,7 +15,7 @@ from typing import Any
 # werkzeug comes with moto[server]: moto itself reads every request through it.
 from werkzeug.test import EnvironBuilder
 
-from local_aws import services
+from local_aws import services, step_functions
 
 logger = logging.getLogger(__name__)
 
@@ -31,12 +31,16 @@ def call(
     path: str,
     body: str,
     headers: dict[str, str],
+    time_limit: float = step_functions.EXPRESS_LIMIT_SECONDS,
 ) -> tuple[int, str]:
     """POST ``body`` to the service's endpoint at ``path``: (status, answer).
 
     An action moto does not implement is answered like any unknown action (400), with a
-    line in the log that says so.
+    line in the log that says so. Step Functions' `StartSyncExecution`, which moto lacks,
+    is run by `local_aws.step_functions`, for ``time_limit`` seconds at most.
     """
+    if step_functions.is_sync_start(service, headers):
+        return step_functions.start_sync_execution(account_id, region, body, time_limit)
     all_headers = dict(headers)
     all_headers["Authorization"] = _SCOPE.format(region=region, service=service)
     all_headers["x-moto-account-id"] = account_id

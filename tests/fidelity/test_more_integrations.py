@@ -188,10 +188,3 @@ def test_step_functions_route_starts_an_execution_with_the_rendered_input(
     )
     assert described["stateMachineArn"] == stack["MachineArn"]
     assert json.loads(described["input"]) == {"connectionId": connection_id}
-
-
-def test_start_sync_execution_is_not_run_by_moto(local_aws, ws) -> None:
-    """moto 5.2.5 does not implement StartSyncExecution: the client gets the error frame
-    and the log says why."""
-    assert INTERNAL_SERVER_ERROR.match(ask(ws, {"action": "sync"}))
-    assert "moto does not implement this states action" in local_aws.log()

@@ -334,7 +334,7 @@ def test_an_action_moto_does_not_implement_is_a_400_that_says_so(
         "{}",
         {
             "Content-Type": "application/x-amz-json-1.0",
-            "X-Amz-Target": "AWSStepFunctions.StartSyncExecution",
+            "X-Amz-Target": "AWSStepFunctions.ValidateStateMachineDefinition",
         },
     )
     assert status == 400

@@ -1,0 +1,591 @@
+"""Step Functions `StartSyncExecution`: an Express state machine run to its end, in process.
+
+moto 5.2.5 answers `StartSyncExecution` with "not implemented". local_aws runs the state
+machine's definition with the ASL interpreter moto ships (`moto.stepfunctions.parser`) and
+answers as AWS does: 200 with `status` SUCCEEDED, FAILED or TIMED_OUT, and `output` or
+`error`/`cause` (API reference: StartSyncExecution). Only EXPRESS state machines may be
+started this way (400 StateMachineTypeNotSupported otherwise).
+
+What the interpreter runs (docs/fidelity.md): Pass, Choice, Wait, Succeed, Fail, Parallel,
+inline Map states, and Task states calling Lambda, DynamoDB items, SQS, SNS or EventBridge
+(`RUN_TASKS`), which it calls through boto3 at local_aws's own endpoint (`register`).
+(`states:startExecution` is not among them: moto 5.2.5's interpreter sends it with
+`StateMachineArn`, which botocore does not know, and the Task fails.) A definition with
+any other Task resource (or a distributed Map reading from S3) is not run: the answer is
+FAILED with `States.Runtime` and a cause naming the state.
+
+Bounds: the state machine is read under moto's lock, the execution runs without it (a
+state that called back into moto would otherwise deadlock). It runs on a thread of its own
+and is stopped (TIMED_OUT) at the caller's time limit: the integration's timeout (at most
+29 s), or AWS's 5 minutes for an Express execution. At most `MAX_RUNNING` executions run at
+a time for integrations and `MAX_RUNNING_FOR_API` for callers of the `states` API (half of
+the threads serving the AWS APIs, so that the others keep serving every other call); one
+more is refused (400 ThrottlingException) until one ends.
+
+boto3 callers: botocore sends `StartSyncExecution` to `sync-<endpoint host>`, a name that
+does not resolve for 127.0.0.1; they need `Config(inject_host_prefix=False)`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from moto.core.exceptions import JsonRESTError
+
+from local_aws import services
+
+logger = logging.getLogger(__name__)
+
+ACTION = "StartSyncExecution"
+EXPRESS_LIMIT_SECONDS = 300.0  # AWS: an Express execution runs for 5 minutes at most
+# Executions running at a time in one local_aws (local_aws's own bounds): for integrations
+# (which have 8 threads in all) and for callers of the `states` API (moto's 8 HTTP threads).
+MAX_RUNNING = 8
+MAX_RUNNING_FOR_API = 4
+MAX_INPUT_BYTES = 256 * 1024  # AWS: `input` is at most 262,144 bytes (UTF-8)
+# A request body may be longer than its input (escaped in JSON: up to 6 bytes a byte).
+MAX_REQUEST_BYTES = 8 * MAX_INPUT_BYTES
+MAX_NAME = 80  # AWS: an execution name is 1 to 80 characters
+# Once stopped, an execution has this long to wind down (its state ends its current step)
+# before the caller is answered without waiting for it any longer.
+STOP_GRACE_SECONDS = 1.0
+
+# The states the interpreter runs without calling another service.
+RUN_STATES = frozenset({"Pass", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"})
+
+_running = threading.BoundedSemaphore(MAX_RUNNING)
+_running_for_api = threading.BoundedSemaphore(MAX_RUNNING_FOR_API)
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What an execution needs of a state machine, copied out of moto under its lock."""
+
+    arn: str
+    name: str
+    definition: str
+    role_arn: str
+    sm_type: str  # STANDARD or EXPRESS
+
+
+def is_sync_start(service: str, headers: dict[str, str]) -> bool:
+    """Whether a request is Step Functions' `StartSyncExecution` (by its `X-Amz-Target`)."""
+    target = next((v for k, v in headers.items() if k.lower() == "x-amz-target"), "")
+    return service == "states" and target.rpartition(".")[2] == ACTION
+
+
+def start_sync_execution(
+    account_id: str, region: str, body: str, time_limit: float, for_api: bool = False
+) -> tuple[int, str]:
+    """Run the Express state machine the request names to its end: (status, JSON answer).
+
+    Blocks for up to ``time_limit`` seconds (capped at AWS's 5 minutes), never holding
+    moto's lock while the execution runs. Errors that prevent the run are 400 with AWS's
+    error type; an execution that fails is 200 with `status: FAILED`, as on AWS.
+    ``for_api``: the caller is a client of the `states` API, not an integration.
+    """
+    try:
+        request = _request(body)
+        machine = _machine(account_id, region, request["stateMachineArn"])
+    except JsonRESTError as error:
+        return error.code, error.get_body()
+    if machine.sm_type != "EXPRESS":
+        return _error(
+            "StateMachineTypeNotSupported",
+            "This operation is not supported by this type of state machine",
+        )
+    slots, most = (_running_for_api, MAX_RUNNING_FOR_API) if for_api else (_running, MAX_RUNNING)
+    if not slots.acquire(blocking=False):
+        logger.warning(
+            "StartSyncExecution refused: %d executions are running, local_aws's limit", most
+        )
+        return _error(
+            "ThrottlingException",
+            f"local_aws runs at most {most} synchronous executions at a time for "
+            f"{'callers of the states API' if for_api else 'integrations'}; "
+            "retry when one has ended",
+        )
+    limit = min(max(time_limit, 0.0), EXPRESS_LIMIT_SECONDS)
+    answer = _run(machine, request, account_id, region, limit, slots.release)
+    return 200, json.dumps(answer)
+
+
+_SCOPE = re.compile(r"Credential=(?P<key>[^/,]+)/\d{8}/(?P<region>[^/,]+)/states/aws4_request")
+
+
+def serve_http(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
+    """Answer a `states` API request for `StartSyncExecution` (a WSGI request, which moto
+    would answer "not implemented"): (status, headers, body), or None for any other request.
+
+    Called before moto's lock is taken: the execution runs without it.
+    """
+    if environ.get("HTTP_X_AMZ_TARGET", "") != f"AWSStepFunctions.{ACTION}":
+        return None
+    scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
+    if scope is None:
+        return None  # not signed for Step Functions: moto answers it as any other request
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_REQUEST_BYTES:
+        status, body = _error(
+            "ValidationException",
+            f"the request is over {MAX_REQUEST_BYTES} bytes: `input` is at most "
+            f"{MAX_INPUT_BYTES} bytes",
+        )
+    else:
+        data = environ["wsgi.input"].read(length) if length > 0 else b""
+        account_id = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or _account_of(scope["key"])
+        status, body = start_sync_execution(
+            account_id,
+            scope["region"],
+            data.decode("utf-8", "replace"),
+            EXPRESS_LIMIT_SECONDS,
+            for_api=True,
+        )
+    encoded = body.encode()
+    headers = [
+        ("Content-Type", "application/x-amz-json-1.0"),
+        ("Content-Length", str(len(encoded))),
+    ]
+    if status != 200:
+        headers.append(("x-amzn-ErrorType", json.loads(body)["__type"]))
+    return f"{status} {'OK' if status == 200 else 'Bad Request'}", headers, encoded
+
+
+def _account_of(access_key: str) -> str:
+    """The account an access key belongs to, as moto reads it (its default account for a
+    key no local IAM user has)."""
+    from moto.iam.models import get_account_id_from
+
+    with services.LOCK:
+        return get_account_id_from(access_key)
+
+
+# The Task integrations run (`arn:aws:states:::<service>:<action>`, lower-case as moto's
+# interpreter reads them), and Lambda functions named by their own ARN. Request-response
+# only: Express state machines do not support `.sync` or `.waitForTaskToken` (AWS).
+RUN_TASKS = frozenset(
+    {
+        "lambda:invoke",
+        "dynamodb:getitem",
+        "dynamodb:putitem",
+        "dynamodb:deleteitem",
+        "dynamodb:updateitem",
+        "sqs:sendmessage",
+        "sns:publish",
+        "events:putevents",
+    }
+)
+_TASK_RESOURCE = re.compile(r"^arn:[\w-]+:states:::(?P<service>[\w-]+):(?P<action>\w+)$")
+_FUNCTION_RESOURCE = re.compile(r"^arn:[\w-]+:lambda:[\w-]+:\d{12}:function:[\w-]+(?::[\w$-]+)?$")
+
+
+def unsupported_state(definition: str) -> str | None:
+    """Why the interpreter will not run this definition (the first state it cannot run, by
+    name and type), or None. A definition that is not a JSON object is left to it."""
+    try:
+        document = json.loads(definition)
+    except (ValueError, RecursionError):
+        return None
+    for name, state in _states(document):
+        kind = state.get("Type")
+        if kind == "Task":
+            refusal = _task_refusal(state.get("Resource"))
+            if refusal is not None:
+                return f"state '{name}': {refusal}"
+        elif kind not in RUN_STATES:
+            return (
+                f"local_aws does not run {kind} states: state '{name}'. It runs Pass, Choice, "
+                "Wait, Succeed, Fail, Parallel, inline Map and Task states"
+            )
+        elif kind == "Map" and ("ItemReader" in state or "ResultWriter" in state):
+            return (
+                f"local_aws does not run a distributed Map's ItemReader or ResultWriter: "
+                f"state '{name}'. Inline Map states are run"
+            )
+    return None
+
+
+def _task_refusal(resource: object) -> str | None:
+    """Why a Task state's `Resource` is not run, or None."""
+    if isinstance(resource, str) and _FUNCTION_RESOURCE.match(resource):
+        return None
+    match = _TASK_RESOURCE.match(resource) if isinstance(resource, str) else None
+    if match and f"{match['service']}:{match['action']}".lower() in RUN_TASKS:
+        return None
+    return (
+        f"local_aws does not run this Task state's Resource, {resource!r}. It runs Lambda "
+        "functions (their ARN or arn:aws:states:::lambda:invoke) and arn:aws:states::: "
+        "dynamodb:getItem, putItem, deleteItem, updateItem, sqs:sendMessage, sns:publish and "
+        "events:putEvents (request-response, as Express state machines allow)"
+    )
+
+
+def _states(document: object) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every state of a definition, nested Parallel branches and Map processors included
+    (iteratively: a definition can nest deeper than Python's recursion limit)."""
+    pending = [document]
+    while pending:
+        machine = pending.pop()
+        states = machine.get("States") if isinstance(machine, dict) else None
+        for name, state in (states if isinstance(states, dict) else {}).items():
+            if not isinstance(state, dict):
+                continue
+            yield str(name), state
+            branches = state.get("Branches")
+            pending.extend(branches if isinstance(branches, list) else [])
+            pending.extend(state[key] for key in ("ItemProcessor", "Iterator") if key in state)
+
+
+def _request(body: str) -> dict[str, Any]:
+    """The request's parameters, checked as Step Functions checks them."""
+    try:
+        request = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise JsonRESTError("SerializationException", f"not JSON: {error}") from None
+    if not isinstance(request, dict):
+        raise JsonRESTError("SerializationException", "the request is not a JSON object")
+    arn = request.get("stateMachineArn")
+    if not isinstance(arn, str) or not arn:
+        raise JsonRESTError(
+            "ValidationException",
+            "1 validation error detected: Value null at 'stateMachineArn' failed to satisfy "
+            "constraint: Member must not be null",
+        )
+    name = request.get("name")
+    if name is not None and (not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME):
+        raise JsonRESTError("InvalidName", f"Invalid Name: '{name}' (1 to 80 characters)")
+    given = request.get("input")
+    text = "{}" if given is None else given
+    if not isinstance(text, str):
+        raise JsonRESTError("InvalidExecutionInput", "input must be a string of JSON")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES:
+        raise JsonRESTError(
+            "ValidationException",
+            f"1 validation error detected: Value at 'input' failed to satisfy constraint: "
+            f"Member must have length less than or equal to {MAX_INPUT_BYTES}",
+        )
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError) as error:
+        raise JsonRESTError(
+            "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{error}'"
+        ) from None
+    return {**request, "input": text}
+
+
+def _machine(account_id: str, region: str, arn: str) -> Machine:
+    """The state machine, read from moto under its lock. Raises moto's errors
+    (InvalidArn, StateMachineDoesNotExist)."""
+    from moto.stepfunctions.models import stepfunctions_backends
+
+    with services.LOCK:
+        machine = stepfunctions_backends[account_id][region].describe_state_machine(arn)
+        return Machine(
+            arn=machine.arn,
+            name=machine.name,
+            definition=machine.definition,
+            role_arn=machine.roleArn,
+            sm_type=machine.type,
+        )
+
+
+def _run(
+    machine: Machine,
+    request: dict[str, Any],
+    account_id: str,
+    region: str,
+    limit: float,
+    on_end: Callable[[], None],
+) -> dict[str, Any]:
+    """Run the execution on a thread of its own, stopping it at ``limit`` seconds.
+
+    ``on_end`` is called once, when the execution really ends (it may outlive the answer).
+    """
+    name = request.get("name") or str(uuid.uuid4())
+    started = datetime.datetime.now(tz=datetime.UTC)
+    answer: dict[str, Any] = {
+        "executionArn": (
+            f"arn:aws:states:{region}:{account_id}:express:{machine.name}:{name}:{uuid.uuid4()}"
+        ),
+        "stateMachineArn": machine.arn,
+        "name": name,
+        "startDate": started.timestamp(),
+        "input": request["input"],
+        "inputDetails": {"included": True},
+    }
+    if isinstance(request.get("traceHeader"), str):
+        answer["traceHeader"] = request["traceHeader"]
+    refusal = unsupported_state(machine.definition)
+    if refusal is not None:
+        logger.warning("state machine %s: %s", machine.arn, refusal)
+        on_end()
+        return _ended(answer, started, "FAILED", error="States.Runtime", cause=refusal)
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            execution.start()
+        except Exception as error:  # a definition the interpreter cannot parse, say
+            failure.append(error)
+        finally:
+            _forget_finished_threads()
+            on_end()
+
+    try:
+        execution = _sync_execution(
+            machine, request["input"], answer["executionArn"], name, started
+        )
+        thread = threading.Thread(target=run, name=f"sfn-{machine.name}", daemon=True)
+        thread.start()
+    except BaseException:
+        on_end()
+        raise
+    thread.join(limit)
+    stopped = thread.is_alive()
+    if stopped:
+        _stop(execution, thread)
+    if failure:
+        cause = f"{type(failure[0]).__name__}: {failure[0]}"
+        logger.warning("state machine %s could not run: %s", machine.arn, cause)
+        return _ended(answer, started, "FAILED", error="States.Runtime", cause=cause)
+    status = getattr(execution, "sync_execution_status", None)
+    if stopped or status is None:
+        logger.warning(
+            "state machine %s: the execution was stopped after %.1f s (the caller's limit)",
+            machine.arn,
+            limit,
+        )
+        return _ended(
+            answer,
+            started,
+            "TIMED_OUT",
+            error="States.Timeout",
+            cause=f"local_aws stopped the execution after {limit:g} s, its caller's time limit",
+        )
+    output = execution.output if status.value == "SUCCEEDED" else None
+    return _ended(
+        answer,
+        started,
+        status.value,
+        output=None if output is None else json.dumps(output, separators=(",", ":")),
+        error=execution.error,
+        cause=execution.cause,
+    )
+
+
+def _sync_execution(
+    machine: Machine, input_text: str, execution_arn: str, name: str, started: datetime.datetime
+) -> Any:
+    """moto's interpreter's execution of the machine (not started)."""
+    from moto.stepfunctions.parser.api import StateMachineType
+    from moto.stepfunctions.parser.backend.execution import SyncExecution
+
+    snapshot = _Snapshot(
+        arn=machine.arn,
+        name=machine.name,
+        definition=machine.definition,
+        sm_type=StateMachineType.EXPRESS,
+    )
+    return SyncExecution(
+        name=name,
+        sm_type=StateMachineType.EXPRESS,
+        role_arn=machine.role_arn,
+        exec_arn=execution_arn,
+        account_id=execution_arn.split(":")[4],
+        region_name=execution_arn.split(":")[3],
+        state_machine=snapshot,  # type: ignore[arg-type]  # what the interpreter reads of one
+        start_date=started,
+        cloud_watch_logging_session=None,
+        activity_store={},
+        input_data=input_text,
+    )
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The attributes moto's interpreter reads of a state machine."""
+
+    arn: str
+    name: str
+    definition: str
+    sm_type: Any
+
+
+def _stop(execution: Any, thread: threading.Thread) -> None:
+    """Tell the interpreter the execution timed out (a Wait state wakes up, a loop ends at
+    its next state) and give it `STOP_GRACE_SECONDS` to end."""
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while thread.is_alive() and time.monotonic() < deadline:
+        env = getattr(execution.exec_worker, "env", None)
+        if env is not None:
+            env.set_timed_out()
+            thread.join(max(deadline - time.monotonic(), 0.0))
+            return
+        thread.join(0.01)  # the interpreter is still parsing the definition
+
+
+_threads_lock = threading.Lock()
+
+
+def _forget_finished_threads() -> None:
+    """moto's interpreter keeps every thread it starts in a module-level list; without this
+    a long-running local_aws would keep one entry per execution and state forever."""
+    from moto.stepfunctions.parser.utils import TMP_THREADS
+
+    with _threads_lock:
+        TMP_THREADS[:] = [thread for thread in TMP_THREADS if thread.is_alive()]
+
+
+def _ended(
+    answer: dict[str, Any],
+    started: datetime.datetime,
+    status: str,
+    *,
+    output: str | None = None,
+    error: str | None = None,
+    cause: str | None = None,
+) -> dict[str, Any]:
+    """The answer of an ended execution, with AWS's billing details (Express executions are
+    billed in 100 ms steps and 64 MB of memory)."""
+    stopped = datetime.datetime.now(tz=datetime.UTC)
+    answer = {**answer, "stopDate": stopped.timestamp(), "status": status}
+    if output is not None:
+        answer["output"] = output
+        answer["outputDetails"] = {"included": True}
+    if error is not None:
+        answer["error"] = error
+    if cause is not None:
+        answer["cause"] = cause
+    elapsed_ms = (stopped - started).total_seconds() * 1000
+    answer["billingDetails"] = {
+        "billedMemoryUsedInMB": 64,
+        "billedDurationInMilliseconds": max(100, math.ceil(elapsed_ms / 100) * 100),
+    }
+    return answer
+
+
+def _error(error_type: str, message: str) -> tuple[int, str]:
+    return 400, json.dumps({"__type": error_type, "message": message})
+
+
+# --------------------------------------------------------------------------------------
+# Task states' service calls
+# --------------------------------------------------------------------------------------
+
+# The modules of moto's interpreter that make service calls, each through its own import of
+# `boto_client_for` (Task states, a distributed Map's S3 reads and writes).
+CLIENT_MODULES = tuple(
+    f"moto.stepfunctions.parser.asl.{name}"
+    for name in (
+        "utils.boto_client",
+        "component.state.exec.state_task.lambda_eval_utils",
+        *(
+            f"component.state.exec.state_task.service.state_task_service_{service}"
+            for service in (
+                "aws_sdk",
+                "batch",
+                "dynamodb",
+                "ecs",
+                "events",
+                "glue",
+                "sfn",
+                "sns",
+                "sqs",
+                "unsupported",
+            )
+        ),
+        "component.state.exec.state_map.item_reader.eval.resource_eval_s3",
+        "component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
+    )
+)
+
+
+@dataclass
+class _Endpoint:
+    url: str | None = None
+
+
+_endpoint = _Endpoint()
+
+
+def register(endpoint_url: str) -> None:
+    """Send the interpreter's service calls (Task states) to the running local_aws."""
+    _endpoint.url = endpoint_url
+
+
+def clients_at_local_aws(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `boto_client_for`, sending its calls to local_aws's endpoint (moto's own is
+    `localhost:$MOTO_PORT`, 5000, which nothing serves) with the keys functions get. Under
+    moto's `mock_aws` (tests), calls stay in process, as moto makes them."""
+
+    def boto_client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        import boto3
+        from botocore.config import Config
+        from moto.core.models import botocore_stubber
+
+        if botocore_stubber.enabled or _endpoint.url is None:
+            return original(region=region, service=service, state_credentials=state_credentials)
+        return boto3.client(
+            service,
+            region_name=region,
+            endpoint_url=_endpoint.url,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+            config=Config(
+                parameter_validation=False,
+                retries={"max_attempts": 0, "total_max_attempts": 1},
+                connect_timeout=10,
+                read_timeout=EXPRESS_LIMIT_SECONDS,
+                inject_host_prefix=False,
+            ),
+        )
+
+    return boto_client_for
+
+
+# --------------------------------------------------------------------------------------
+# State machines from templates
+# --------------------------------------------------------------------------------------
+
+MACHINE_TYPES = ("STANDARD", "EXPRESS")
+
+
+def creating_with_its_type(create: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's `AWS::StepFunctions::StateMachine` creation, honouring `StateMachineType`
+    (moto 5.2.5 makes every template's machine STANDARD) and a `Definition` given as an
+    object rather than a `DefinitionString`."""
+
+    def create_from_template(
+        cls: Any,
+        resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+        **kwargs: Any,
+    ) -> Any:
+        properties = dict(cloudformation_json.get("Properties") or {})
+        machine_type = properties.get("StateMachineType", "STANDARD")
+        if machine_type not in MACHINE_TYPES:
+            raise ValueError(f"StateMachineType must be STANDARD or EXPRESS, not {machine_type!r}")
+        definition = properties.get("Definition")
+        if "DefinitionString" not in properties and isinstance(definition, dict):
+            properties["DefinitionString"] = json.dumps(definition)
+        template = {**cloudformation_json, "Properties": properties}
+        machine = create(cls, resource_name, template, account_id, region_name, **kwargs)
+        machine.type = machine_type
+        return machine
+
+    return create_from_template
