@@ -41,6 +41,7 @@ from local_aws import (
     change_sets,
     cloudformation,
     cloudwatch,
+    event_sources,
     lambda_invoke,
     lambda_packages,
     lambda_runtime,
@@ -204,6 +205,12 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     Replacement(ApiGatewayV2Backend, "create_api", apigatewayv2.create_api_with_aws_ids),
     # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
     Replacement(lambda_models.LambdaBackend, "invoke", lambda_invoke.invoke_running_the_function),
+    # moto's SendMessage runs an SQS mapping's function itself (with Docker): the poller does.
+    Replacement(
+        lambda_models.LambdaBackend,
+        "create_event_source_mapping",
+        event_sources.without_moto_s_delivery,
+    ),
     # moto creates a function of any runtime; one local_aws cannot run is refused at deploy.
     Replacement(
         lambda_models.LambdaBackend,
