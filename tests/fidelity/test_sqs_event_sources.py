@@ -160,6 +160,33 @@ def test_disabled_mapping_runs_nothing(local_aws, stack) -> None:
     assert message["Attributes"]["ApproximateReceiveCount"] == "1"  # this receive, the first
 
 
+def test_a_flooded_queue_does_not_starve_websocket_clients(local_aws, stack) -> None:
+    sqs = local_aws.client("sqs")
+    for start in range(0, 500, 10):
+        sqs.send_message_batch(
+            QueueUrl=stack["FloodQueueUrl"],
+            Entries=[{"Id": str(n), "MessageBody": f"m{n}"} for n in range(start, start + 10)],
+        )
+    ws = connect(stack["WebSocketURL"])
+    try:
+        began = time.monotonic()
+        send_json(ws, {"action": "send", "message": "during the flood"})
+        assert json.loads(ws.recv())["message"] == "during the flood"
+        assert time.monotonic() - began < 5
+    finally:
+        ws.close()
+    # Batches of 10, one at a time: the queue drains.
+    wait_for(lambda: counts(local_aws, stack["FloodQueueUrl"]) == (0, 0), 60, "never drained")
+
+
+def test_a_function_that_never_answers_is_ended_by_its_timeout_and_retried(
+    local_aws, stack
+) -> None:
+    local_aws.client("sqs").send_message(QueueUrl=stack["HangQueueUrl"], MessageBody="stuck")
+    seen = records(local_aws, stack["HangRecordsUrl"], 2, timeout=30)
+    assert [record["count"] for record in seen[:2]] == ["1", "2"]
+
+
 def test_deleting_the_stack_stops_polling(local_aws) -> None:
     outputs = deploy(local_aws, "fid-esm-deleted")
     lambda_client = local_aws.client("lambda")
