@@ -48,19 +48,44 @@ def without_moto_s_delivery(create: Callable[..., Any]) -> Callable[..., Any]:
 
     moto registers an SQS mapping on the queue, whose SendMessage then invokes the function
     in the sender's request (with Docker). The mapping stays in the Lambda backend, where
-    `SqsPoller` finds it.
+    `SqsPoller` finds it. As AWS does, a queue whose visibility timeout is shorter than the
+    function's timeout is refused.
     """
 
     def create_event_source_mapping(backend: Any, spec: dict[str, Any]) -> Any:
-        mapping = create(backend, spec)
         from moto.sqs.models import sqs_backends
 
-        for queue in sqs_backends[backend.account_id][backend.region_name].queues.values():
-            if queue.queue_arn == mapping.event_source_arn:
-                queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
+        queues = sqs_backends[backend.account_id][backend.region_name].queues
+        queue = next(
+            (q for q in queues.values() if q.queue_arn == spec.get("EventSourceArn")), None
+        )
+        if queue is not None:
+            _check_visibility_timeout(backend, queue, spec.get("FunctionName") or "")
+        mapping = create(backend, spec)
+        if queue is not None:
+            queue.lambda_event_source_mappings.pop(mapping.function_arn, None)
         return mapping
 
     return create_event_source_mapping
+
+
+def _check_visibility_timeout(backend: Any, queue: Any, function_name: str) -> None:
+    """AWS's refusal of a queue that would hand a batch out again while the function runs."""
+    from moto.core.exceptions import JsonRESTError
+
+    try:
+        function = backend.get_function(function_name)
+    except Exception:  # moto's own create answers for a missing function
+        return
+    visibility = int(getattr(queue, "visibility_timeout", 30))
+    timeout = int(function.timeout)
+    if visibility < timeout:
+        raise JsonRESTError(
+            "InvalidParameterValueException",
+            f"Queue visibility timeout: {visibility} seconds is less than Function timeout: "
+            f"{timeout} seconds. Raise the queue's VisibilityTimeout (AWS recommends six "
+            "times the function's timeout) or lower the function's Timeout.",
+        )
 
 
 def record(message: Any, queue_arn: str, region: str) -> dict[str, Any]:

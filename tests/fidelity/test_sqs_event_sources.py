@@ -202,3 +202,32 @@ def test_deleting_the_stack_stops_polling(local_aws) -> None:
     )
     mappings = lambda_client.list_event_source_mappings()["EventSourceMappings"]
     assert not any(mapping["EventSourceArn"] == queue_arn for mapping in mappings)
+
+
+def test_a_queue_whose_visibility_timeout_is_below_the_function_timeout_is_refused(
+    local_aws, stack
+) -> None:
+    """AWS refuses the mapping: the batch would be handed out again while the function runs."""
+    sqs = local_aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName="esm-short", Attributes={"VisibilityTimeout": "3"})[
+        "QueueUrl"
+    ]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])[
+        "Attributes"
+    ]["QueueArn"]
+    lambda_client = local_aws.client("lambda")
+    [answer] = [
+        function["FunctionName"]
+        for function in lambda_client.list_functions()["Functions"]
+        if function["FunctionName"].startswith("fid-esm-AnswerFunction")
+    ]
+    with pytest.raises(lambda_client.exceptions.InvalidParameterValueException) as refused:
+        lambda_client.create_event_source_mapping(FunctionName=answer, EventSourceArn=queue_arn)
+    assert "Queue visibility timeout: 3 seconds is less than Function timeout: 10 seconds" in (
+        str(refused.value)
+    )
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "60"})
+    created = lambda_client.create_event_source_mapping(
+        FunctionName=answer, EventSourceArn=queue_arn, Enabled=False
+    )
+    lambda_client.delete_event_source_mapping(UUID=created["UUID"])
