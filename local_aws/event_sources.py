@@ -184,7 +184,7 @@ def enabled_sqs_mappings() -> list[Mapping]:
     with services.LOCK:
         for account_backends in list(lambda_backends.values()):
             for backend in list(account_backends.values()):
-                for mapping in list(backend._event_source_mappings.values()):
+                for mapping in backend.list_event_source_mappings("", ""):
                     if mapping.event_source_arn.split(":")[2] != "sqs":
                         continue
                     if not _true(mapping.enabled):

@@ -33,6 +33,7 @@ from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
 from moto.core.common_models import BaseModel
 from moto.s3.models import FakeBucket
+from moto.sqs.models import SQSBackend
 
 from local_aws import (
     apigatewayv2,
@@ -231,6 +232,10 @@ _MODEL_CACHES = ("get_model_list", "get_model_map", "get_name_type_map")
 RELIES_ON: tuple[tuple[object, str], ...] = (
     *((replacement.owner, replacement.name) for replacement in REPLACEMENTS),
     *((parsing, name) for name in _MODEL_CACHES),
+    # What the SQS poller (local_aws.event_sources) calls.
+    (lambda_models.LambdaBackend, "list_event_source_mappings"),
+    (SQSBackend, "receive_message"),
+    (SQSBackend, "delete_message"),
 )
 
 # (owner, name) -> moto's original, recorded by `install` before it is replaced.
