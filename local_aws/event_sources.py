@@ -8,7 +8,7 @@ poller does ("Using Lambda with Amazon SQS"):
 - every `sqs_poll_seconds`, each enabled mapping of an SQS queue receives up to its
   BatchSize messages (default 10) with the queue's visibility timeout;
 - the function runs once per batch in the same warm workers as every other invocation,
-  with the event AWS sends (`records`); its logs go to CloudWatch Logs;
+  with the event AWS sends (`record`); its logs go to CloudWatch Logs;
 - on success the batch is deleted; on a function error it is left to reappear after the
   visibility timeout (moto's receive then moves it to the dead-letter queue past the
   redrive policy's maxReceiveCount); with `FunctionResponseTypes: [ReportBatchItemFailures]`
