@@ -41,6 +41,12 @@ def main() -> None:
         help="how often items whose DynamoDB TTL has passed are deleted (5)",
     )
     parser.add_argument(
+        "--sqs-poll-seconds",
+        type=float,
+        default=defaults.sqs_poll_seconds,
+        help="how often SQS event source mappings look for messages to run their function on (0.2)",
+    )
+    parser.add_argument(
         "--connect-failure-status",
         type=int,
         default=defaults.connect_failure_status,
@@ -90,6 +96,8 @@ def main() -> None:
         "never local_aws itself (docs/security.md)",
     )
     args = parser.parse_args()
+    if args.sqs_poll_seconds <= 0:
+        parser.error("--sqs-poll-seconds must be more than 0")
     if args.connections_rate_limit < 0 or args.connections_burst_limit < 0:
         parser.error("--connections-rate-limit and --connections-burst-limit must be 0 or more")
     # Dummy credentials and a default region, so moto and the functions need no AWS setup.
@@ -101,6 +109,7 @@ def main() -> None:
         idle_timeout_seconds=args.idle_timeout,
         max_connection_seconds=args.max_connection_seconds,
         ttl_sweep_seconds=args.ttl_sweep_seconds,
+        sqs_poll_seconds=args.sqs_poll_seconds,
         connect_failure_status=args.connect_failure_status,
         handshake_timeout_seconds=args.handshake_timeout,
         connections_rate_limit=args.connections_rate_limit,

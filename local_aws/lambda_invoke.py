@@ -83,6 +83,21 @@ def unbind() -> None:
     _binding = None
 
 
+async def invoke_and_log(function: FunctionConfig, event: Any) -> InvocationResult:
+    """Run the function in the bound runtime (on its loop) and send its logs to CloudWatch Logs,
+    as Invoke does: for event source mappings."""
+    binding = _binding
+    if binding is None:
+        return InvocationResult(
+            "",
+            None,
+            {"errorType": "Runtime.Unknown", "errorMessage": "local_aws is stopping"},
+            "",
+            0.0,
+        )
+    return await _invoke_and_log(binding, function, event)
+
+
 def invoke_running_the_function(original: Callable[..., Any]) -> Callable[..., Any]:
     """moto's `LambdaBackend.invoke`, running the function when local_aws is bound."""
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 from local_aws import (
     cloudformation,
+    event_sources,
     lambda_invoke,
     observability,
     services,
@@ -108,6 +109,11 @@ class LocalAws:
         )
         self.moto = WSGIMiddleware(services.wsgi_app(), workers=8)
         self._sweeper: asyncio.Task[None] | None = None
+        # SQS event source mappings: batches run through Invoke's path (runtime and logs).
+        self.sqs_poller = event_sources.SqsPoller(
+            lambda_invoke.invoke_and_log, self.executor, settings.sqs_poll_seconds
+        )
+        self._poller: asyncio.Task[None] | None = None
 
     def _count_post(self, client: Client) -> None:
         """An `@connections` post reached `client`: a MessageCount of its API's stage."""
@@ -180,10 +186,14 @@ class LocalAws:
                 self._sweeper = asyncio.create_task(self._sweep_ttl())
                 # Lambda's Invoke API runs functions in this runtime, on this loop.
                 lambda_invoke.bind(self.runtime, asyncio.get_running_loop(), self.executor)
+                self._poller = asyncio.create_task(self.sqs_poller.run())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 if self._sweeper is not None:
                     self._sweeper.cancel()
+                if self._poller is not None:
+                    self._poller.cancel()
+                await self.sqs_poller.close()
                 lambda_invoke.unbind()
                 await self.runtime.close()
                 self.executor.shutdown(wait=False, cancel_futures=True)

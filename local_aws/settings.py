@@ -23,6 +23,8 @@ class Settings:
     frame_limit_bytes: int = 32 * 1024  # AWS: a larger frame closes the connection with 1009
     message_limit_bytes: int = 128 * 1024  # AWS: a larger message closes it with 1009
     ttl_sweep_seconds: float = 5.0  # how often expired items are deleted (AWS: within days)
+    # How often each enabled SQS event source mapping looks for messages (AWS long-polls).
+    sqs_poll_seconds: float = 0.2
     connect_failure_status: int = 500  # handshake status when a $connect AWS integration fails
     # Throttling (docs/fidelity.md): a route without ThrottlingRateLimit/ThrottlingBurstLimit
     # has the account's limits, AWS's default quota of 10,000 requests a second, burst 5,000.

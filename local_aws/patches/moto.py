@@ -34,6 +34,7 @@ from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
 from moto.core.common_models import BaseModel
 from moto.s3.models import FakeBucket
+from moto.sqs.models import SQSBackend
 from moto.stepfunctions.models import StateMachine
 
 from local_aws import (
@@ -43,6 +44,7 @@ from local_aws import (
     change_sets,
     cloudformation,
     cloudwatch,
+    event_sources,
     lambda_invoke,
     lambda_packages,
     lambda_runtime,
@@ -207,6 +209,12 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     Replacement(ApiGatewayV2Backend, "create_api", apigatewayv2.create_api_with_aws_ids),
     # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
     Replacement(lambda_models.LambdaBackend, "invoke", lambda_invoke.invoke_running_the_function),
+    # moto's SendMessage runs an SQS mapping's function itself (with Docker): the poller does.
+    Replacement(
+        lambda_models.LambdaBackend,
+        "create_event_source_mapping",
+        event_sources.without_moto_s_delivery,
+    ),
     # moto creates a function of any runtime; one local_aws cannot run is refused at deploy.
     Replacement(
         lambda_models.LambdaBackend,
@@ -242,6 +250,10 @@ _MODEL_CACHES = ("get_model_list", "get_model_map", "get_name_type_map")
 RELIES_ON: tuple[tuple[object, str], ...] = (
     *((replacement.owner, replacement.name) for replacement in REPLACEMENTS),
     *((parsing, name) for name in _MODEL_CACHES),
+    # What the SQS poller (local_aws.event_sources) calls.
+    (lambda_models.LambdaBackend, "list_event_source_mappings"),
+    (SQSBackend, "receive_message"),
+    (SQSBackend, "delete_message"),
 )
 
 # (owner, name) -> moto's original, recorded by `install` before it is replaced.
