@@ -15,7 +15,9 @@
 // ("exiting": true says the worker ends after this invocation, after an uncaught error.)
 //
 // local_aws starts it as `node --max-old-space-size=<MemorySize> lambda_worker.js <function
-// arn> <local_aws pid>`, with the function's environment and cwd = the unpacked package:
+// arn> <local_aws pid> <SDK node_modules>`, with the function's environment and cwd = the
+// unpacked package. The last argument is the AWS SDK for JavaScript v3 that AWS's runtimes
+// carry in /var/runtime/node_modules (local_aws/node_sdk, installed by `make`):
 //
 // 1. init: load the handler module once (CommonJS `exports.handler` or an ES module's
 //    `export const handler`); its top-level code runs here;
@@ -26,10 +28,11 @@
 // bytes into the frames' pipe. console.* lines are prefixed as AWS's Node.js runtime does:
 // "<ISO time>\t<request id>\t<LEVEL>\t<message>". At most OUTPUT_LIMIT_BYTES of log frames
 // go out per invocation (and per init); the rest is dropped here and a "T" frame says so.
-// It needs nothing but Node.js itself.
+// It needs nothing but Node.js itself (and the SDK for functions that use it).
 "use strict";
 
 const fs = require("node:fs");
+const Module = require("node:module");
 const path = require("node:path");
 const util = require("node:util");
 const { pathToFileURL } = require("node:url");
@@ -46,6 +49,34 @@ const CALLBACK_REMOVED =
   "with Node.js 24. You need to modify this function to use a supported handler signature " +
   "to use Node.js 24 or later. For more information see " +
   "https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.";
+
+const SDK_MODULES = process.argv[4] || "";
+
+// require() finds the SDK through NODE_PATH, which local_aws sets as AWS does. import ignores
+// NODE_PATH, so this hook resolves a bare specifier that the function's own files cannot
+// (its own node_modules always win) from the SDK's directory instead, for both.
+function resolveFromSdk() {
+  if (!SDK_MODULES || typeof Module.registerHooks !== "function") return;
+  const sdkParent = pathToFileURL(path.join(SDK_MODULES, "..", "package.json")).href;
+  const notBare = /^(?:\.{1,2}(?:\/|$)|\/|[A-Za-z][A-Za-z\d+.-]*:)/;
+  Module.registerHooks({
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (error) {
+        const code = error && error.code;
+        if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") throw error;
+        if (notBare.test(specifier) || context.parentURL === sdkParent) throw error;
+        try {
+          return nextResolve(specifier, { ...context, parentURL: sdkParent });
+        } catch {
+          throw error; // the function's own error, naming its own file
+        }
+      }
+    },
+  });
+}
+resolveFromSdk();
 
 const frameOut = process.stdout.write.bind(process.stdout);
 let outputRoom = OUTPUT_LIMIT_BYTES;
@@ -133,26 +164,50 @@ function logError(label, error) {
 
 class Fault extends Error {
   // An error of the runtime itself (bad handler, missing module...), not of the function.
+  // As AWS's runtime reports it: the trace starts "<errorType>: <message>", then the stack
+  // frames of the original error, without this file's.
   constructor(errorType, message, stack) {
     super(message);
-    const trace = stack ? String(stack).split("\n") : [];
+    let trace = [];
+    if (stack) {
+      const frames = String(stack)
+        .split("\n")
+        .filter((line) => /^\s+at /.test(line) && !line.includes(__filename));
+      trace = [...`${errorType}: ${message}`.split("\n"), ...frames];
+    }
     this.error = { errorType, errorMessage: message, trace };
   }
 }
 
-// The AWS SDK for JavaScript v3 is part of AWS's Node.js runtimes, not of local_aws: say so.
+// An @aws-sdk/* package that is not found: AWS's Node.js runtimes have every one of them, so
+// say why local_aws has not (SDK not installed, or a client it does not carry) and what to
+// do. The SDK v2 ("aws-sdk") is in no runtime since nodejs18.x: its error stays AWS's own.
 function missingSdk(error) {
   const code = error && error.code;
   if (code !== "MODULE_NOT_FOUND" && code !== "ERR_MODULE_NOT_FOUND") return null;
-  const found = /Cannot find (?:module|package) '((?:@aws-sdk\/[^/']+)|aws-sdk)/.exec(
-    String(error.message),
-  );
+  const found = /Cannot find (?:module|package) '(@aws-sdk\/[^/']+)/.exec(String(error.message));
   if (!found) return null;
+  const name = found[1];
+  if (!SDK_MODULES || !fs.existsSync(path.join(SDK_MODULES, ".package-lock.json"))) {
+    return (
+      `Cannot find module '${name}': AWS Lambda's Node.js runtimes include the AWS SDK for ` +
+      `JavaScript v3, and so does local_aws once it is installed, but it is not: run \`make\` ` +
+      `in the local_aws checkout (it installs local_aws/node_sdk with npm ci), then restart ` +
+      `local_aws.`
+    );
+  }
+  let carried = [];
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(SDK_MODULES, "..", "package.json")));
+    carried = Object.keys(manifest.dependencies || {});
+  } catch {
+    // the list is only for the message
+  }
   return (
-    `Cannot find module '${found[1]}': AWS Lambda's Node.js runtimes include the AWS SDK ` +
-    `for JavaScript v3, but local_aws does not. Add it to the deployment package ` +
-    `(npm install ${found[1]} next to the handler, then zip node_modules with the code), ` +
-    `or call the service from a Python function, whose boto3 local_aws provides.`
+    `Cannot find module '${name}': AWS Lambda's Node.js runtimes include every package of ` +
+    `the AWS SDK for JavaScript v3, local_aws only ${carried.join(", ")}. Add it to the ` +
+    `deployment package (npm install ${name} next to the handler, then zip node_modules ` +
+    `with the code).`
   );
 }
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from local_aws import lambda_packages, lambda_worker_process
+from local_aws import lambda_node_sdk, lambda_packages, lambda_worker_process
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 
@@ -939,26 +939,150 @@ def test_node_init_errors_are_reported_for_every_invoke() -> None:
     run(scenario)
 
 
-def test_node_aws_sdk_is_not_preinstalled_and_the_error_says_what_to_do() -> None:
-    at_init = """
+def package(files: Mapping[str, str], **kwargs: Any) -> FunctionConfig:
+    """A Node.js function whose deployment package holds `files` (path -> source)."""
+    fn = node("", **kwargs)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, source in files.items():
+            archive.writestr(path, textwrap.dedent(source))
+    code_zip = buffer.getvalue()
+    sha = hashlib.sha256(code_zip).hexdigest()
+    return dataclasses.replace(fn, code_zip=code_zip, code_sha256=sha)
+
+
+# What the SDK v3 clients report about themselves: the endpoint and region they would call.
+SDK_PROBE = """
+  const client = new DynamoDBClient({});
+  const region = await client.config.region();
+  return { client: typeof DynamoDBClient, manage: typeof ApiGatewayManagementApiClient, region };
+"""
+
+
+def test_node_sdk_v3_is_preinstalled_for_require_and_import() -> None:
+    """As on AWS's nodejs18.x and later: `require` and `import` find @aws-sdk/* (make installs
+    local_aws/node_sdk), from .js, .mjs and a "type": "module" package, with NODE_PATH set."""
+    cjs = (
+        'const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");\n'
+        "const { ApiGatewayManagementApiClient } =\n"
+        '  require("@aws-sdk/client-apigatewaymanagementapi");\n'
+        "exports.handler = async () => {" + SDK_PROBE + "};"
+    )
+    esm = (
+        'import { DynamoDBClient } from "@aws-sdk/client-dynamodb";\n'
+        'import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";\n'
+        "export const handler = async () => {" + SDK_PROBE + "};"
+    )
+    path_probe = "exports.handler = async () => process.env.NODE_PATH;"
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        expected = {"client": "function", "manage": "function", "region": "eu-west-3"}
+        for fn in (
+            node(cjs, name="cjs", runtime="nodejs24.x"),
+            node(esm, name="mjs", filename="index.mjs", runtime="nodejs24.x"),
+            package({"package.json": '{"type": "module"}', "index.js": esm}, name="typed"),
+        ):
+            assert assert_ok(await runtime.invoke(fn, {})) == expected, fn.name
+        node_path = assert_ok(await runtime.invoke(node(path_probe, name="np"), {}))
+        sdk, task_root = node_path.split(os.pathsep)
+        assert os.path.samefile(sdk, lambda_node_sdk.NODE_MODULES)
+        assert os.path.isfile(os.path.join(task_root, "index.js"))
+
+    run(scenario, {"AWS_REGION": "eu-west-3"})
+
+
+def test_node_a_functions_own_sdk_wins_over_the_preinstalled_one() -> None:
+    """A package's own node_modules/@aws-sdk/… is what both require and import load."""
+    own = {
+        "node_modules/@aws-sdk/client-dynamodb/package.json": (
+            '{"name": "@aws-sdk/client-dynamodb", "main": "main.js"}'
+        ),
+        "node_modules/@aws-sdk/client-dynamodb/main.js": 'exports.DynamoDBClient = "bundled";',
+    }
+    cjs = """
     const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+    exports.handler = async () => DynamoDBClient;
+    """
+    esm = """
+    import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+    export const handler = async () => DynamoDBClient;
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        for name, files in (("cjs", {"index.js": cjs}), ("mjs", {"index.mjs": esm})):
+            fn = package({**own, **files}, name=name)
+            assert assert_ok(await runtime.invoke(fn, {})) == "bundled", name
+
+    run(scenario)
+
+
+def test_node_aws_sdk_v2_is_not_there_as_on_aws() -> None:
+    """nodejs18.x and later have no SDK v2: AWS's own Runtime.ImportModuleError."""
+    cjs = """
+    const AWS = require("aws-sdk");
     exports.handler = async () => 1;
     """
+    esm = """
+    import AWS from "aws-sdk";
+    export const handler = async () => 1;
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        required = await runtime.invoke(node(cjs, runtime="nodejs24.x"), {})
+        assert required.error["errorType"] == "Runtime.ImportModuleError"
+        message = required.error["errorMessage"]
+        assert message.startswith("Error: Cannot find module 'aws-sdk'\nRequire stack:\n- ")
+        trace = required.error["trace"]
+        assert trace[:2] == [
+            "Runtime.ImportModuleError: Error: Cannot find module 'aws-sdk'",
+            "Require stack:",
+        ]
+        assert "lambda_worker.js:" not in "".join(trace)  # no frames of local_aws's own
+        imported = await runtime.invoke(node(esm, name="m", filename="index.mjs"), {})
+        assert imported.error["errorType"] == "Runtime.ImportModuleError"
+        assert "Cannot find package 'aws-sdk' imported from " in imported.error["errorMessage"]
+
+    run(scenario)
+
+
+def test_node_an_sdk_client_local_aws_does_not_carry_says_to_bundle_it() -> None:
     at_invoke = """
     export const handler = async () => {
-      await import("@aws-sdk/client-apigatewaymanagementapi");
+      await import("@aws-sdk/client-rekognition");
     };
     """
 
     async def scenario(runtime: LambdaRuntime) -> None:
-        for fn in (node(at_init), node(at_invoke, name="late", filename="index.mjs")):
-            result = await runtime.invoke(fn, {})
-            assert result.error["errorType"] == "Runtime.ImportModuleError"
-            message = result.error["errorMessage"]
-            assert "Cannot find module '@aws-sdk/client-" in message
-            assert "local_aws does not" in message and "npm install @aws-sdk/client-" in message
+        result = await runtime.invoke(node(at_invoke, filename="index.mjs"), {})
+        assert result.error["errorType"] == "Runtime.ImportModuleError"
+        message = result.error["errorMessage"]
+        assert "Cannot find module '@aws-sdk/client-rekognition'" in message
+        assert "local_aws only @aws-sdk/client-apigatewaymanagementapi, " in message
+        assert "npm install @aws-sdk/client-rekognition next to the handler" in message
 
     run(scenario)
+
+
+def test_node_sdk_not_installed_says_to_run_make(tmp_path: Any) -> None:
+    """Without `make`'s npm ci, the SDK's absence is reported as such, not as AWS's."""
+    code = """
+    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+    exports.handler = async () => 1;
+    """
+
+    async def main() -> None:
+        runtime = LambdaRuntime({}, node_sdk=tmp_path / "node_modules")
+        try:
+            for _ in range(2):  # an init error: every invocation reports it
+                result = await runtime.invoke(node(code), {})
+                assert result.error["errorType"] == "Runtime.ImportModuleError"
+                message = result.error["errorMessage"]
+                assert "Cannot find module '@aws-sdk/client-dynamodb'" in message
+                assert "it is not: run `make`" in message
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
 
 
 def test_node_timeout_kills_the_worker_and_the_next_invoke_gets_a_fresh_one() -> None:
