@@ -78,6 +78,65 @@ function resolveFromSdk() {
 }
 resolveFromSdk();
 
+// Functions build their @connections endpoint from the event: "https://" + domainName + "/"
+// + stage. Locally domainName is "<apiId>.execute-api.localhost", which no DNS resolves, and
+// local_aws speaks plain HTTP. A request to such a host (HTTPS, or HTTP with a port) goes to
+// AWS_ENDPOINT_URL over HTTP instead, unchanged otherwise: same path, and the Host header it
+// was signed for, by which local_aws routes it. The Node.js twin of lambda_worker.py's
+// redirect_management_api; the SDK's clients call https.request / http.request at send time.
+const LOCAL_API_HOST = /^[a-z0-9]+\.execute-api\.localhost(?::\d+)?$/i;
+
+function toLocalAws(args, defaultPort) {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) return null;
+  let [target, ...rest] = args;
+  if (typeof target === "string" || target instanceof URL) {
+    const url = new URL(target);
+    const options = rest[0] && typeof rest[0] === "function" ? {} : rest.shift() || {};
+    target = { ...options, host: url.host, path: url.pathname + url.search };
+  }
+  if (!target || typeof target !== "object") return null;
+  let host = String(target.hostname || target.host || "");
+  if (!host.includes(":") && target.port && Number(target.port) !== defaultPort) {
+    host += `:${target.port}`;
+  }
+  if (!LOCAL_API_HOST.test(host)) return null;
+  let local;
+  try {
+    local = new URL(endpoint);
+  } catch {
+    return null;
+  }
+  const headers = { ...target.headers };
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === "host")) headers.host = host;
+  const options = {
+    ...target,
+    protocol: "http:",
+    host: local.hostname,
+    hostname: local.hostname,
+    port: local.port || 80,
+    headers,
+  };
+  if (defaultPort === 443) delete options.agent; // an https.Agent cannot carry HTTP
+  delete options.servername;
+  return [options, ...rest];
+}
+
+function redirectLocalApiCalls() {
+  const http = require("node:http");
+  const https = require("node:https");
+  const httpRequest = http.request;
+  const httpsRequest = https.request;
+  http.request = function request(...args) {
+    return httpRequest.apply(this, toLocalAws(args, 80) || args);
+  };
+  https.request = function request(...args) {
+    const redirected = toLocalAws(args, 443);
+    return redirected ? httpRequest(...redirected) : httpsRequest.apply(this, args);
+  };
+}
+redirectLocalApiCalls();
+
 const frameOut = process.stdout.write.bind(process.stdout);
 let outputRoom = OUTPUT_LIMIT_BYTES;
 let truncated = false;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -14,7 +15,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -485,7 +486,9 @@ def test_unsupported_runtime_starts_no_process() -> None:
     run(scenario)
 
 
-def test_management_api_calls_reach_the_emulator() -> None:
+@contextlib.contextmanager
+def recording_server() -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server answering 200 to every POST: its URL, and "POST <Host> <path>"s."""
     seen: list[str] = []
 
     class Recorder(BaseHTTPRequestHandler):
@@ -501,7 +504,22 @@ def test_management_api_calls_reach_the_emulator() -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+MANAGEMENT_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def test_management_api_calls_reach_the_emulator() -> None:
     code = """
     import sys
 
@@ -519,13 +537,6 @@ def test_management_api_calls_reach_the_emulator() -> None:
     def handler(event, context):
         return "botocore" in sys.modules
     """
-    base = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
 
     async def scenario(runtime: LambdaRuntime) -> None:
         fn = function(code)
@@ -539,15 +550,46 @@ def test_management_api_calls_reach_the_emulator() -> None:
         # A function that never imports boto3 does not pay for it.
         assert assert_ok(await runtime.invoke(function(lazy, name="lazy"), {})) is False
 
-    try:
-        run(scenario, base)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_server() as (endpoint, seen):
+        run(scenario, {**MANAGEMENT_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
     # Same path, the API named in the Host header: the signature made for it still holds.
     local = endpoint.removeprefix("http://")
     assert seen == [
         "POST abc123.execute-api.localhost /api/@connections/x%3D",
+        "POST abc123.execute-api.localhost /api/@connections/x%3D",
+        f"POST {local} /direct/@connections/x%3D",
+        "POST abc123.execute-api.localhost:4566 /prod/@connections/x%3D",
+    ]
+
+
+def test_node_management_api_calls_reach_the_emulator() -> None:
+    """The SDK v3's PostToConnection to `https://${domainName}/${stage}`, as AWS's patterns
+    write it, reaches local_aws with the Host it was signed for; other hosts are left alone."""
+    code = """
+    const {
+      ApiGatewayManagementApiClient,
+      PostToConnectionCommand,
+    } = require("@aws-sdk/client-apigatewaymanagementapi");
+    exports.handler = async (event) => {
+      const client = new ApiGatewayManagementApiClient({ endpoint: event.endpoint });
+      await client.send(new PostToConnectionCommand({ ConnectionId: "x=", Data: "hello" }));
+      return "sent";
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code, runtime="nodejs24.x")
+        for url in (
+            "https://abc123.execute-api.localhost/api",
+            f"{endpoint}/direct",
+            "http://abc123.execute-api.localhost:4566/prod",
+        ):
+            assert assert_ok(await runtime.invoke(fn, {"endpoint": url})) == "sent", url
+
+    with recording_server() as (endpoint, seen):
+        run(scenario, {**MANAGEMENT_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
+    local = endpoint.removeprefix("http://")
+    assert seen == [
         "POST abc123.execute-api.localhost /api/@connections/x%3D",
         f"POST {local} /direct/@connections/x%3D",
         "POST abc123.execute-api.localhost:4566 /prod/@connections/x%3D",
