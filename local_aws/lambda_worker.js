@@ -17,7 +17,7 @@
 // local_aws starts it as `node --max-old-space-size=<MemorySize> lambda_worker.js <function
 // arn> <local_aws pid> <SDK node_modules>`, with the function's environment and cwd = the
 // unpacked package. The last argument is the AWS SDK for JavaScript v3 that AWS's runtimes
-// carry in /var/runtime/node_modules (local_aws/node_sdk, installed by `make`):
+// carry in /var/runtime/node_modules (local_aws/node-sdk, installed by `make`):
 //
 // 1. init: load the handler module once (CommonJS `exports.handler` or an ES module's
 //    `export const handler`); its top-level code runs here;
@@ -251,8 +251,8 @@ function missingSdk(error) {
     return (
       `Cannot find module '${name}': AWS Lambda's Node.js runtimes include the AWS SDK for ` +
       `JavaScript v3, and so does local_aws once it is installed, but it is not: run \`make\` ` +
-      `in the local_aws checkout (it installs local_aws/node_sdk with npm ci), then restart ` +
-      `local_aws.`
+      `in the local_aws checkout (or \`python -m local_aws.lambda_node_sdk\` for an installed ` +
+      `local_aws: npm ci of local_aws/node-sdk), then restart local_aws.`
     );
   }
   let carried = [];

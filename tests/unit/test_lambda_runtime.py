@@ -1003,7 +1003,7 @@ SDK_PROBE = """
 
 def test_node_sdk_v3_is_preinstalled_for_require_and_import() -> None:
     """As on AWS's nodejs18.x and later: `require` and `import` find @aws-sdk/* (make installs
-    local_aws/node_sdk), from .js, .mjs and a "type": "module" package, with NODE_PATH set."""
+    local_aws/node-sdk), from .js, .mjs and a "type": "module" package, with NODE_PATH set."""
     cjs = (
         'const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");\n'
         "const { ApiGatewayManagementApiClient } =\n"
