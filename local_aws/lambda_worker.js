@@ -15,7 +15,9 @@
 // ("exiting": true says the worker ends after this invocation, after an uncaught error.)
 //
 // local_aws starts it as `node --max-old-space-size=<MemorySize> lambda_worker.js <function
-// arn> <local_aws pid>`, with the function's environment and cwd = the unpacked package:
+// arn> <local_aws pid> <SDK node_modules>`, with the function's environment and cwd = the
+// unpacked package. The last argument is the AWS SDK for JavaScript v3 that AWS's runtimes
+// carry in /var/runtime/node_modules (local_aws/node-sdk, installed by `make`):
 //
 // 1. init: load the handler module once (CommonJS `exports.handler` or an ES module's
 //    `export const handler`); its top-level code runs here;
@@ -26,10 +28,11 @@
 // bytes into the frames' pipe. console.* lines are prefixed as AWS's Node.js runtime does:
 // "<ISO time>\t<request id>\t<LEVEL>\t<message>". At most OUTPUT_LIMIT_BYTES of log frames
 // go out per invocation (and per init); the rest is dropped here and a "T" frame says so.
-// It needs nothing but Node.js itself.
+// It needs nothing but Node.js itself (and the SDK for functions that use it).
 "use strict";
 
 const fs = require("node:fs");
+const Module = require("node:module");
 const path = require("node:path");
 const util = require("node:util");
 const { pathToFileURL } = require("node:url");
@@ -46,6 +49,93 @@ const CALLBACK_REMOVED =
   "with Node.js 24. You need to modify this function to use a supported handler signature " +
   "to use Node.js 24 or later. For more information see " +
   "https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.";
+
+const SDK_MODULES = process.argv[4] || "";
+
+// require() finds the SDK through NODE_PATH, which local_aws sets as AWS does. import ignores
+// NODE_PATH, so this hook resolves a bare specifier that the function's own files cannot
+// (its own node_modules always win) from the SDK's directory instead, for both.
+function resolveFromSdk() {
+  if (!SDK_MODULES || typeof Module.registerHooks !== "function") return;
+  const sdkParent = pathToFileURL(path.join(SDK_MODULES, "..", "package.json")).href;
+  const notBare = /^(?:\.{1,2}(?:\/|$)|\/|[A-Za-z][A-Za-z\d+.-]*:)/;
+  Module.registerHooks({
+    resolve(specifier, context, nextResolve) {
+      try {
+        return nextResolve(specifier, context);
+      } catch (error) {
+        const code = error && error.code;
+        if (code !== "ERR_MODULE_NOT_FOUND" && code !== "MODULE_NOT_FOUND") throw error;
+        if (notBare.test(specifier) || context.parentURL === sdkParent) throw error;
+        try {
+          return nextResolve(specifier, { ...context, parentURL: sdkParent });
+        } catch {
+          throw error; // the function's own error, naming its own file
+        }
+      }
+    },
+  });
+}
+resolveFromSdk();
+
+// Functions build their @connections endpoint from the event: "https://" + domainName + "/"
+// + stage. Locally domainName is "<apiId>.execute-api.localhost", which no DNS resolves, and
+// local_aws speaks plain HTTP. A request to such a host (HTTPS, or HTTP with a port) goes to
+// AWS_ENDPOINT_URL over HTTP instead, unchanged otherwise: same path, and the Host header it
+// was signed for, by which local_aws routes it. The Node.js twin of lambda_worker.py's
+// redirect_management_api; the SDK's clients call https.request / http.request at send time.
+const LOCAL_API_HOST = /^[a-z0-9]+\.execute-api\.localhost(?::\d+)?$/i;
+
+function toLocalAws(args, defaultPort) {
+  const endpoint = process.env.AWS_ENDPOINT_URL;
+  if (!endpoint) return null;
+  let [target, ...rest] = args;
+  if (typeof target === "string" || target instanceof URL) {
+    const url = new URL(target);
+    const options = rest[0] && typeof rest[0] === "function" ? {} : rest.shift() || {};
+    target = { ...options, host: url.host, path: url.pathname + url.search };
+  }
+  if (!target || typeof target !== "object") return null;
+  let host = String(target.hostname || target.host || "");
+  if (!host.includes(":") && target.port && Number(target.port) !== defaultPort) {
+    host += `:${target.port}`;
+  }
+  if (!LOCAL_API_HOST.test(host)) return null;
+  let local;
+  try {
+    local = new URL(endpoint);
+  } catch {
+    return null;
+  }
+  const headers = { ...target.headers };
+  if (!Object.keys(headers).some((name) => name.toLowerCase() === "host")) headers.host = host;
+  const options = {
+    ...target,
+    protocol: "http:",
+    host: local.hostname,
+    hostname: local.hostname,
+    port: local.port || 80,
+    headers,
+  };
+  if (defaultPort === 443) delete options.agent; // an https.Agent cannot carry HTTP
+  delete options.servername;
+  return [options, ...rest];
+}
+
+function redirectLocalApiCalls() {
+  const http = require("node:http");
+  const https = require("node:https");
+  const httpRequest = http.request;
+  const httpsRequest = https.request;
+  http.request = function request(...args) {
+    return httpRequest.apply(this, toLocalAws(args, 80) || args);
+  };
+  https.request = function request(...args) {
+    const redirected = toLocalAws(args, 443);
+    return redirected ? httpRequest(...redirected) : httpsRequest.apply(this, args);
+  };
+}
+redirectLocalApiCalls();
 
 const frameOut = process.stdout.write.bind(process.stdout);
 let outputRoom = OUTPUT_LIMIT_BYTES;
@@ -133,26 +223,50 @@ function logError(label, error) {
 
 class Fault extends Error {
   // An error of the runtime itself (bad handler, missing module...), not of the function.
+  // As AWS's runtime reports it: the trace starts "<errorType>: <message>", then the stack
+  // frames of the original error, without this file's.
   constructor(errorType, message, stack) {
     super(message);
-    const trace = stack ? String(stack).split("\n") : [];
+    let trace = [];
+    if (stack) {
+      const frames = String(stack)
+        .split("\n")
+        .filter((line) => /^\s+at /.test(line) && !line.includes(__filename));
+      trace = [...`${errorType}: ${message}`.split("\n"), ...frames];
+    }
     this.error = { errorType, errorMessage: message, trace };
   }
 }
 
-// The AWS SDK for JavaScript v3 is part of AWS's Node.js runtimes, not of local_aws: say so.
+// An @aws-sdk/* package that is not found: AWS's Node.js runtimes have every one of them, so
+// say why local_aws has not (SDK not installed, or a client it does not carry) and what to
+// do. The SDK v2 ("aws-sdk") is in no runtime since nodejs18.x: its error stays AWS's own.
 function missingSdk(error) {
   const code = error && error.code;
   if (code !== "MODULE_NOT_FOUND" && code !== "ERR_MODULE_NOT_FOUND") return null;
-  const found = /Cannot find (?:module|package) '((?:@aws-sdk\/[^/']+)|aws-sdk)/.exec(
-    String(error.message),
-  );
+  const found = /Cannot find (?:module|package) '(@aws-sdk\/[^/']+)/.exec(String(error.message));
   if (!found) return null;
+  const name = found[1];
+  if (!SDK_MODULES || !fs.existsSync(path.join(SDK_MODULES, ".package-lock.json"))) {
+    return (
+      `Cannot find module '${name}': AWS Lambda's Node.js runtimes include the AWS SDK for ` +
+      `JavaScript v3, and so does local_aws once it is installed, but it is not: run \`make\` ` +
+      `in the local_aws checkout (or \`python -m local_aws.lambda_node_sdk\` for an installed ` +
+      `local_aws: npm ci of local_aws/node-sdk), then restart local_aws.`
+    );
+  }
+  let carried = [];
+  try {
+    const manifest = JSON.parse(fs.readFileSync(path.join(SDK_MODULES, "..", "package.json")));
+    carried = Object.keys(manifest.dependencies || {});
+  } catch {
+    // the list is only for the message
+  }
   return (
-    `Cannot find module '${found[1]}': AWS Lambda's Node.js runtimes include the AWS SDK ` +
-    `for JavaScript v3, but local_aws does not. Add it to the deployment package ` +
-    `(npm install ${found[1]} next to the handler, then zip node_modules with the code), ` +
-    `or call the service from a Python function, whose boto3 local_aws provides.`
+    `Cannot find module '${name}': AWS Lambda's Node.js runtimes include every package of ` +
+    `the AWS SDK for JavaScript v3, local_aws only ${carried.join(", ")}. Add it to the ` +
+    `deployment package (npm install ${name} next to the handler, then zip node_modules ` +
+    `with the code).`
   );
 }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import hashlib
 import io
@@ -14,13 +15,13 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
-from local_aws import lambda_packages, lambda_worker_process
+from local_aws import lambda_node_sdk, lambda_packages, lambda_worker_process
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 
@@ -485,7 +486,9 @@ def test_unsupported_runtime_starts_no_process() -> None:
     run(scenario)
 
 
-def test_management_api_calls_reach_the_emulator() -> None:
+@contextlib.contextmanager
+def recording_server() -> Iterator[tuple[str, list[str]]]:
+    """A local HTTP server answering 200 to every POST: its URL, and "POST <Host> <path>"s."""
     seen: list[str] = []
 
     class Recorder(BaseHTTPRequestHandler):
@@ -501,7 +504,22 @@ def test_management_api_calls_reach_the_emulator() -> None:
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    endpoint = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+MANAGEMENT_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "test",
+    "AWS_SECRET_ACCESS_KEY": "test",
+    "AWS_REGION": "us-east-1",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+def test_management_api_calls_reach_the_emulator() -> None:
     code = """
     import sys
 
@@ -519,13 +537,6 @@ def test_management_api_calls_reach_the_emulator() -> None:
     def handler(event, context):
         return "botocore" in sys.modules
     """
-    base = {
-        "AWS_ENDPOINT_URL": endpoint,
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
 
     async def scenario(runtime: LambdaRuntime) -> None:
         fn = function(code)
@@ -539,15 +550,46 @@ def test_management_api_calls_reach_the_emulator() -> None:
         # A function that never imports boto3 does not pay for it.
         assert assert_ok(await runtime.invoke(function(lazy, name="lazy"), {})) is False
 
-    try:
-        run(scenario, base)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with recording_server() as (endpoint, seen):
+        run(scenario, {**MANAGEMENT_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
     # Same path, the API named in the Host header: the signature made for it still holds.
     local = endpoint.removeprefix("http://")
     assert seen == [
         "POST abc123.execute-api.localhost /api/@connections/x%3D",
+        "POST abc123.execute-api.localhost /api/@connections/x%3D",
+        f"POST {local} /direct/@connections/x%3D",
+        "POST abc123.execute-api.localhost:4566 /prod/@connections/x%3D",
+    ]
+
+
+def test_node_management_api_calls_reach_the_emulator() -> None:
+    """The SDK v3's PostToConnection to `https://${domainName}/${stage}`, as AWS's patterns
+    write it, reaches local_aws with the Host it was signed for; other hosts are left alone."""
+    code = """
+    const {
+      ApiGatewayManagementApiClient,
+      PostToConnectionCommand,
+    } = require("@aws-sdk/client-apigatewaymanagementapi");
+    exports.handler = async (event) => {
+      const client = new ApiGatewayManagementApiClient({ endpoint: event.endpoint });
+      await client.send(new PostToConnectionCommand({ ConnectionId: "x=", Data: "hello" }));
+      return "sent";
+    };
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        fn = node(code, runtime="nodejs24.x")
+        for url in (
+            "https://abc123.execute-api.localhost/api",
+            f"{endpoint}/direct",
+            "http://abc123.execute-api.localhost:4566/prod",
+        ):
+            assert assert_ok(await runtime.invoke(fn, {"endpoint": url})) == "sent", url
+
+    with recording_server() as (endpoint, seen):
+        run(scenario, {**MANAGEMENT_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
+    local = endpoint.removeprefix("http://")
+    assert seen == [
         "POST abc123.execute-api.localhost /api/@connections/x%3D",
         f"POST {local} /direct/@connections/x%3D",
         "POST abc123.execute-api.localhost:4566 /prod/@connections/x%3D",
@@ -939,26 +981,150 @@ def test_node_init_errors_are_reported_for_every_invoke() -> None:
     run(scenario)
 
 
-def test_node_aws_sdk_is_not_preinstalled_and_the_error_says_what_to_do() -> None:
-    at_init = """
+def package(files: Mapping[str, str], **kwargs: Any) -> FunctionConfig:
+    """A Node.js function whose deployment package holds `files` (path -> source)."""
+    fn = node("", **kwargs)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, source in files.items():
+            archive.writestr(path, textwrap.dedent(source))
+    code_zip = buffer.getvalue()
+    sha = hashlib.sha256(code_zip).hexdigest()
+    return dataclasses.replace(fn, code_zip=code_zip, code_sha256=sha)
+
+
+# What the SDK v3 clients report about themselves: the endpoint and region they would call.
+SDK_PROBE = """
+  const client = new DynamoDBClient({});
+  const region = await client.config.region();
+  return { client: typeof DynamoDBClient, manage: typeof ApiGatewayManagementApiClient, region };
+"""
+
+
+def test_node_sdk_v3_is_preinstalled_for_require_and_import() -> None:
+    """As on AWS's nodejs18.x and later: `require` and `import` find @aws-sdk/* (make installs
+    local_aws/node-sdk), from .js, .mjs and a "type": "module" package, with NODE_PATH set."""
+    cjs = (
+        'const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");\n'
+        "const { ApiGatewayManagementApiClient } =\n"
+        '  require("@aws-sdk/client-apigatewaymanagementapi");\n'
+        "exports.handler = async () => {" + SDK_PROBE + "};"
+    )
+    esm = (
+        'import { DynamoDBClient } from "@aws-sdk/client-dynamodb";\n'
+        'import { ApiGatewayManagementApiClient } from "@aws-sdk/client-apigatewaymanagementapi";\n'
+        "export const handler = async () => {" + SDK_PROBE + "};"
+    )
+    path_probe = "exports.handler = async () => process.env.NODE_PATH;"
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        expected = {"client": "function", "manage": "function", "region": "eu-west-3"}
+        for fn in (
+            node(cjs, name="cjs", runtime="nodejs24.x"),
+            node(esm, name="mjs", filename="index.mjs", runtime="nodejs24.x"),
+            package({"package.json": '{"type": "module"}', "index.js": esm}, name="typed"),
+        ):
+            assert assert_ok(await runtime.invoke(fn, {})) == expected, fn.name
+        node_path = assert_ok(await runtime.invoke(node(path_probe, name="np"), {}))
+        sdk, task_root = node_path.split(os.pathsep)
+        assert os.path.samefile(sdk, lambda_node_sdk.NODE_MODULES)
+        assert os.path.isfile(os.path.join(task_root, "index.js"))
+
+    run(scenario, {"AWS_REGION": "eu-west-3"})
+
+
+def test_node_a_functions_own_sdk_wins_over_the_preinstalled_one() -> None:
+    """A package's own node_modules/@aws-sdk/… is what both require and import load."""
+    own = {
+        "node_modules/@aws-sdk/client-dynamodb/package.json": (
+            '{"name": "@aws-sdk/client-dynamodb", "main": "main.js"}'
+        ),
+        "node_modules/@aws-sdk/client-dynamodb/main.js": 'exports.DynamoDBClient = "bundled";',
+    }
+    cjs = """
     const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+    exports.handler = async () => DynamoDBClient;
+    """
+    esm = """
+    import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+    export const handler = async () => DynamoDBClient;
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        for name, files in (("cjs", {"index.js": cjs}), ("mjs", {"index.mjs": esm})):
+            fn = package({**own, **files}, name=name)
+            assert assert_ok(await runtime.invoke(fn, {})) == "bundled", name
+
+    run(scenario)
+
+
+def test_node_aws_sdk_v2_is_not_there_as_on_aws() -> None:
+    """nodejs18.x and later have no SDK v2: AWS's own Runtime.ImportModuleError."""
+    cjs = """
+    const AWS = require("aws-sdk");
     exports.handler = async () => 1;
     """
+    esm = """
+    import AWS from "aws-sdk";
+    export const handler = async () => 1;
+    """
+
+    async def scenario(runtime: LambdaRuntime) -> None:
+        required = await runtime.invoke(node(cjs, runtime="nodejs24.x"), {})
+        assert required.error["errorType"] == "Runtime.ImportModuleError"
+        message = required.error["errorMessage"]
+        assert message.startswith("Error: Cannot find module 'aws-sdk'\nRequire stack:\n- ")
+        trace = required.error["trace"]
+        assert trace[:2] == [
+            "Runtime.ImportModuleError: Error: Cannot find module 'aws-sdk'",
+            "Require stack:",
+        ]
+        assert "lambda_worker.js:" not in "".join(trace)  # no frames of local_aws's own
+        imported = await runtime.invoke(node(esm, name="m", filename="index.mjs"), {})
+        assert imported.error["errorType"] == "Runtime.ImportModuleError"
+        assert "Cannot find package 'aws-sdk' imported from " in imported.error["errorMessage"]
+
+    run(scenario)
+
+
+def test_node_an_sdk_client_local_aws_does_not_carry_says_to_bundle_it() -> None:
     at_invoke = """
     export const handler = async () => {
-      await import("@aws-sdk/client-apigatewaymanagementapi");
+      await import("@aws-sdk/client-rekognition");
     };
     """
 
     async def scenario(runtime: LambdaRuntime) -> None:
-        for fn in (node(at_init), node(at_invoke, name="late", filename="index.mjs")):
-            result = await runtime.invoke(fn, {})
-            assert result.error["errorType"] == "Runtime.ImportModuleError"
-            message = result.error["errorMessage"]
-            assert "Cannot find module '@aws-sdk/client-" in message
-            assert "local_aws does not" in message and "npm install @aws-sdk/client-" in message
+        result = await runtime.invoke(node(at_invoke, filename="index.mjs"), {})
+        assert result.error["errorType"] == "Runtime.ImportModuleError"
+        message = result.error["errorMessage"]
+        assert "Cannot find module '@aws-sdk/client-rekognition'" in message
+        assert "local_aws only @aws-sdk/client-apigatewaymanagementapi, " in message
+        assert "npm install @aws-sdk/client-rekognition next to the handler" in message
 
     run(scenario)
+
+
+def test_node_sdk_not_installed_says_to_run_make(tmp_path: Any) -> None:
+    """Without `make`'s npm ci, the SDK's absence is reported as such, not as AWS's."""
+    code = """
+    const { DynamoDBClient } = require("@aws-sdk/client-dynamodb");
+    exports.handler = async () => 1;
+    """
+
+    async def main() -> None:
+        runtime = LambdaRuntime({}, node_sdk=tmp_path / "node_modules")
+        try:
+            for _ in range(2):  # an init error: every invocation reports it
+                result = await runtime.invoke(node(code), {})
+                assert result.error["errorType"] == "Runtime.ImportModuleError"
+                message = result.error["errorMessage"]
+                assert "Cannot find module '@aws-sdk/client-dynamodb'" in message
+                assert "it is not: run `make`" in message
+        finally:
+            await runtime.close()
+
+    asyncio.run(main())
 
 
 def test_node_timeout_kills_the_worker_and_the_next_invoke_gets_a_fresh_one() -> None:
