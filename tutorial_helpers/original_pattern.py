@@ -20,11 +20,13 @@ from urllib.parse import urlsplit
 
 import websocket
 
+from tutorial_helpers.errors import WorkshopError
 from tutorial_helpers.stack import deploy_stack, stack_outputs, stack_status
 from tutorial_helpers.stack_states import DEPLOYED
+from tutorial_helpers.tables import get_item
 from tutorial_helpers.target import Target
 from tutorial_helpers.template import CHECKOUT_TEMPLATE, INSTALLED_TEMPLATE, find_template
-from tutorial_helpers.websocket_client import USER_AGENT, connection_url
+from tutorial_helpers.websocket_client import USER_AGENT, connection_url, my_connection_id
 
 PATTERN_TEMPLATE_PATH = find_template(
     CHECKOUT_TEMPLATE.with_name("original_pattern.yaml"),
@@ -155,3 +157,33 @@ def template_lines(path: Path, *needles: str) -> list[str]:
         for number, line in enumerate(text.splitlines(), start=1)
         if any(needle in line for needle in needles)
     ]
+
+
+def lost_race(api_endpoint: str) -> WorkshopError:
+    """The error for a pattern stage deployed before its routes existed (its deployment race)."""
+    api_id = (urlsplit(api_endpoint).hostname or "").split(".", 1)[0]
+    stage = urlsplit(api_endpoint).path.strip("/")
+    return WorkshopError(
+        "The pattern's stage lacks a route: CloudFormation created its Deployment before "
+        "$connect (or $default's route response) existed, the deployment race of bug 4. "
+        f"Deploy the API again, `aws apigatewayv2 create-deployment --api-id {api_id} "
+        f"--stage-name {stage}` (or Deploy API in the console), then run this cell again."
+    )
+
+
+def pattern_item_of(
+    dynamodb: Any, table_name: str, ws: websocket.WebSocket, api_endpoint: str
+) -> dict[str, Any]:
+    """The item the pattern's `$connect` wrote for `ws` (its echo tells the connection id).
+
+    Raises `lost_race(api_endpoint)` when the echo does not answer or no item was written:
+    what the pattern's deployment race looks like from a client.
+    """
+    try:
+        connection_id = my_connection_id(ws)
+    except WorkshopError:
+        raise lost_race(api_endpoint) from None
+    item = get_item(dynamodb, table_name, connection_id)
+    if item is None:
+        raise lost_race(api_endpoint)
+    return item

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-from tutorial_helpers import load_template
+import json
+from typing import Any
+
+import pytest
+import websocket
+
+from tutorial_helpers import WorkshopError, load_template
 from tutorial_helpers.original_pattern import (
     PATTERN_TEMPLATE_PATH,
     map_text_breaks_json,
+    pattern_item_of,
     pattern_target,
     permissions_without_source_arn,
     routes_the_deployment_misses,
@@ -67,3 +74,47 @@ def test_template_lines_number_the_lines_that_match() -> None:
     assert len(lines) == 1
     number = int(lines[0].split(":")[0])
     assert PATTERN_TEMPLATE_PATH.read_text().splitlines()[number - 1].strip() == "DependsOn:"
+
+
+class _Echo:
+    """A connection whose `$default` echo answers with `answer` (or not at all)."""
+
+    def __init__(self, answer: str | None) -> None:
+        self.answer = answer
+
+    def send(self, _text: str) -> None:
+        pass
+
+    def settimeout(self, _seconds: float) -> None:
+        pass
+
+    def recv(self) -> str:
+        if self.answer is None:
+            raise websocket.WebSocketTimeoutException("no answer")
+        return self.answer
+
+
+class _Table:
+    def __init__(self, items: dict[str, dict[str, Any]]) -> None:
+        self.items = items
+
+    def get_item(self, TableName: str, Key: dict[str, Any], ConsistentRead: bool) -> dict[str, Any]:
+        item = self.items.get(Key["connectionid"]["S"])
+        return {"Item": item} if item else {}
+
+
+ECHO = json.dumps({"requestContext": {"connectionId": "abc="}})
+
+
+def test_the_pattern_item_is_read_through_the_echo() -> None:
+    item = {"connectionid": {"S": "abc="}}
+    assert pattern_item_of(_Table({"abc=": item}), "t", _Echo(ECHO), OUTPUT) == item
+
+
+@pytest.mark.parametrize(("echo", "items"), [(None, {}), (ECHO, {})], ids=["no echo", "no item"])
+def test_a_lost_deployment_race_says_how_to_deploy_again(echo: str | None, items: dict) -> None:
+    with pytest.raises(WorkshopError) as raised:
+        pattern_item_of(_Table(items), "t", _Echo(echo), OUTPUT)
+    message = str(raised.value)
+    assert "bug 4" in message
+    assert "create-deployment --api-id abcde12345 --stage-name api" in message
