@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+import time
 from typing import Any
 
 import pytest
 import websocket
 
-from tutorial_helpers import WorkshopError, load_template
+from tests.support import LocalAwsProcess
+from tutorial_helpers import WorkshopError, delete_stack, load_template, scan_items
 from tutorial_helpers.original_pattern import (
     PATTERN_TEMPLATE_PATH,
+    ensure_pattern_stack,
     map_text_breaks_json,
     pattern_item_of,
     pattern_target,
@@ -18,6 +22,7 @@ from tutorial_helpers.original_pattern import (
     routes_the_deployment_misses,
     served_url,
     template_lines,
+    try_connect,
 )
 from tutorial_helpers.target import Target
 from tutorial_helpers.template import TEMPLATE_PATH, lint_template
@@ -118,3 +123,27 @@ def test_a_lost_deployment_race_says_how_to_deploy_again(echo: str | None, items
     message = str(raised.value)
     assert "bug 4" in message
     assert "create-deployment --api-id abcde12345 --stage-name api" in message
+
+
+def test_the_pattern_stores_map_text_and_refuses_a_quote(
+    local_aws: LocalAwsProcess,
+) -> None:
+    target = Target("local", "us-east-1", "unit-original", local_aws.endpoint_url)
+    outputs = ensure_pattern_stack(target, out=io.StringIO())  # needs CAPABILITY_AUTO_EXPAND
+    try:
+        url = served_url(target, outputs["APIEndpoint"])
+        dynamodb = target.client("dynamodb")
+        table = outputs["SessionsTable"]
+        assert table == "unit-original-pattern-Sessions"
+        plain = try_connect(url, query={"tags": "red, green"})
+        assert plain.connected and plain.ws is not None
+        item = pattern_item_of(dynamodb, table, plain.ws, outputs["APIEndpoint"])
+        assert item["querystring"] == {"S": "{tags=red, green}"}
+        assert item["headers"]["S"].startswith("{Host=")
+        assert int(item["ttl"]["N"]) > 1000 * time.time()  # milliseconds + 86400
+        quoted = try_connect(url, query={"q": 'say "hi"'})
+        assert (quoted.status, quoted.ws) == (500, None)  # local_aws's --connect-failure-status
+        assert len(scan_items(dynamodb, table)) == 1
+        plain.ws.close()
+    finally:
+        delete_stack(pattern_target(target), out=io.StringIO())
