@@ -12,6 +12,7 @@
 | `websocket_client` | connect (query string, headers), send, receive with timeouts |
 | `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |
 | `connections_api` | `@connections`: post, connection info, broadcast with stale-id cleanup |
+| `original_pattern` | the seed pattern (bugs kept) as a second stack; checks for its bugs |
 | `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
 | `room` | one stack for a room: who is there, a message to all (`python -m ...room`) |
 | `notebook_errors` | errors in a notebook as one line saying what to do (installed on import) |

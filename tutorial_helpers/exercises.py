@@ -21,6 +21,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from botocore.exceptions import ClientError
 
+from tutorial_helpers.original_pattern import map_text_breaks_json, routes_the_deployment_misses
 from tutorial_helpers.target import Target
 
 NOT_DONE = ...  # what an exercise cell holds until the learner answers
@@ -385,6 +386,57 @@ def judge_retained_resources(answer: Iterable[str], template: Mapping[str, Any])
     return right(f"{_names(truth)} would stay, and keep costing, after delete_stack.")
 
 
+# -------------------------------------------------------------------- 06_original_pattern
+
+
+def judge_routes_the_deployment_misses(
+    answer: Iterable[str], template: Mapping[str, Any]
+) -> Verdict:
+    """06, exercise 1: the routes of `template` its Deployment's `DependsOn` does not name."""
+    if isinstance(answer, str):
+        return wrong("give a list (or set) of logical ids, not one string.")
+    truth = set(routes_the_deployment_misses(template))
+    reason = _compare_sets(
+        answer,
+        truth,
+        "these routes are not in the Deployment's DependsOn, so it may be created before them",
+        "these are not routes (AWS::ApiGatewayV2::Route) the Deployment forgets",
+    )
+    if reason:
+        return wrong(reason + ".")
+    return right(
+        f"{_names(truth)}: the deployment may snapshot the API before they exist, and then the "
+        "stage has no such route."
+    )
+
+
+PATTERN_QUERY_VALUES = ["Ada", 'say "hi"', "red, green", "a=b", "back\\slash", "50% off"]
+
+
+def judge_values_the_pattern_refuses(answer: Iterable[str], candidates: Iterable[str]) -> Verdict:
+    """06, exercise 2: the query values (`?q=<value>`) whose connection the pattern refuses."""
+    if isinstance(answer, str):
+        return wrong("give a list of the values, not one string.")
+    truth = {value for value in candidates if map_text_breaks_json(value)}
+    answer = list(answer)
+    missing = sorted(truth - set(answer))
+    extra = sorted(set(answer) - truth)
+    if missing:
+        return wrong(
+            f"{missing[0]!r} is refused too: pasted unescaped into the JSON string, it is no "
+            'longer valid JSON (a " ends the string; a \\ starts an escape).'
+        )
+    if extra:
+        return wrong(
+            f"{extra[0]!r} is stored, not refused: Map.toString() text with it is still valid "
+            "JSON. It just cannot be parsed back reliably."
+        )
+    return right(
+        f"{', '.join(sorted(truth))}: DynamoDB refuses the PutItem body, so API Gateway refuses "
+        "the connection, and nothing is stored."
+    )
+
+
 check_target_client = _checker(judge_target_client)
 check_account_id = _checker(judge_account_id)
 check_iam_resources = _checker(judge_iam_resources)
@@ -397,3 +449,5 @@ check_ttl_two_hours = _checker(judge_ttl_two_hours)
 check_why_not_milliseconds = _checker(judge_why_not_milliseconds)
 check_leftover_tables = _checker(judge_leftover_tables)
 check_retained_resources = _checker(judge_retained_resources)
+check_routes_the_deployment_misses = _checker(judge_routes_the_deployment_misses)
+check_values_the_pattern_refuses = _checker(judge_values_the_pattern_refuses)

@@ -118,6 +118,7 @@ def deploy_stack(
     *,
     replace_failed: bool = False,
     template_path: Path = TEMPLATE_PATH,
+    capabilities: list[str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     out: TextIO | None = None,
 ) -> dict[str, str]:
@@ -127,7 +128,8 @@ def deploy_stack(
     A stack CloudFormation can only delete (its first creation failed, `ROLLBACK_COMPLETE`,
     or a delete failed, `DELETE_FAILED`) cannot be updated: pass `replace_failed=True` to
     delete it and create it again. Raises `WorkshopError` if the deploy fails, with the
-    reasons CloudFormation gave.
+    reasons CloudFormation gave. `capabilities` defaults to `CAPABILITY_IAM` (a SAM template
+    also needs `CAPABILITY_AUTO_EXPAND`).
     """
     out = out or sys.stdout
     body = template_path.read_text()
@@ -155,7 +157,7 @@ def deploy_stack(
         arguments = {
             "StackName": target.stack_name,
             "TemplateBody": body,
-            "Capabilities": CAPABILITIES,
+            "Capabilities": capabilities or CAPABILITIES,
             "Tags": [WORKSHOP_TAG],
         }
         if stack is None:

@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.notebooks.regenerate_outputs [notebooks/01_deploy.ipynb ...]
 
 Run it after changing a notebook or what it shows; `pytest` then compares every new run with
-these outputs. The notebooks run in order (00 → 05) in one local_aws, as the test run does;
+these outputs. The notebooks run in order (00 → 06) in one local_aws, as the test run does;
 with no argument, all of them. (Each one also gives the same compared output on its own.)
 """
 

@@ -47,6 +47,10 @@ ANSWERS = {
         1: "leftover_tables = S.exercise_1(target)",
         2: "retained = S.exercise_2(variant)",
     },
+    "06_original_pattern": {
+        1: "forgotten_routes = S.exercise_1(pattern_template)",
+        2: "refused_values = S.exercise_2(candidates)",
+    },
 }
 
 

@@ -16,6 +16,7 @@ import pytest
 from tests.support import LocalAwsProcess
 from tutorial_helpers import connect, get_item, load_template, management_client, my_connection_id
 from tutorial_helpers import exercises as ex
+from tutorial_helpers.original_pattern import PATTERN_TEMPLATE_PATH
 from tutorial_helpers.target import Target
 
 SOLUTIONS = Path(__file__).resolve().parents[2] / "notebooks" / "solutions"
@@ -239,3 +240,31 @@ def test_05_retained_resources() -> None:
     assert fails_with(ex.judge_retained_resources([], variant), "so they stay")
     with_logs = [*answer, "DefaultRouteFunctionLogGroup"]
     assert fails_with(ex.judge_retained_resources(with_logs, variant), "deleted with the stack")
+
+
+# 06_original_pattern
+
+
+def test_06_routes_the_deployment_misses() -> None:
+    template = load_template(PATTERN_TEMPLATE_PATH)
+    answer = solutions("06_original_pattern").exercise_1(template)
+    assert sorted(answer) == ["ConnectRoute", "DisconnectRoute"]
+    assert is_right(ex.judge_routes_the_deployment_misses(answer, template))
+    only_connect = ["ConnectRoute"]
+    assert fails_with(ex.judge_routes_the_deployment_misses(only_connect, template), "DependsOn")
+    with_default = [*answer, "DefaultRoute"]
+    assert fails_with(ex.judge_routes_the_deployment_misses(with_default, template), "not routes")
+    fixed = load_template()
+    assert is_right(ex.judge_routes_the_deployment_misses([], fixed))
+
+
+def test_06_values_the_pattern_refuses() -> None:
+    candidates = ex.PATTERN_QUERY_VALUES
+    answer = solutions("06_original_pattern").exercise_2(candidates)
+    assert sorted(answer) == ["back\\slash", 'say "hi"']
+    assert is_right(ex.judge_values_the_pattern_refuses(answer, candidates))
+    quotes_only = ['say "hi"']
+    assert fails_with(ex.judge_values_the_pattern_refuses(quotes_only, candidates), "refused too")
+    with_comma = [*answer, "red, green"]
+    assert fails_with(ex.judge_values_the_pattern_refuses(with_comma, candidates), "stored, not")
+    assert fails_with(ex.judge_values_the_pattern_refuses('say "hi"', candidates), "a list")
