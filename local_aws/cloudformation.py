@@ -24,7 +24,7 @@ from moto.cloudformation.models import CloudFormationBackend, Event, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse
 
-from local_aws import cloudformation_models, lambda_runtime, sam, templates
+from local_aws import cloudformation_models, deployments_api, lambda_runtime, sam, templates
 from local_aws.deployments import Deployments
 from local_aws.settings import Settings
 
@@ -48,6 +48,7 @@ def register(settings: Settings, deployments: Deployments) -> None:
     `deployments`.
     """
     cloudformation_models.bind(settings, deployments)
+    deployments_api.bind(deployments)
 
 
 def unsupported_types(template: dict[str, Any]) -> list[str]:

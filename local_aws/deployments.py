@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 import string
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -167,6 +168,7 @@ class Deployments:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._deployments: dict[tuple[str, str], DeployedApi] = {}  # (api_id, deployment_id)
+        self._created: dict[tuple[str, str], tuple[float, str]] = {}  # when, description
         self._stages: dict[tuple[str, str], tuple[str, str, str | None, bool]] = {}
         self._removal_listeners: list[Callable[[str, str | None], None]] = []
 
@@ -200,13 +202,40 @@ class Deployments:
         for listener in list(self._removal_listeners):
             listener(api_id, stage)
 
-    def deploy(self, account_id: str, region: str, api_id: str) -> str:
+    def deploy(self, account_id: str, region: str, api_id: str, description: str = "") -> str:
         """Snapshot the API now; return the new deployment id."""
         deployment_id = new_deployment_id()
         deployed = snapshot(account_id, region, api_id, stage="")
         with self._lock:
             self._deployments[(api_id, deployment_id)] = deployed
+            self._created[(api_id, deployment_id)] = (time.time(), description)
         return deployment_id
+
+    def deployments_of(self, api_id: str) -> list[tuple[str, float, str]]:
+        """The API's deployments as (id, created epoch seconds, description), oldest first."""
+        with self._lock:
+            found = [
+                (deployment_id, *self._created.get((api, deployment_id), (0.0, "")))
+                for api, deployment_id in self._deployments
+                if api == api_id
+            ]
+        return sorted(found, key=lambda entry: entry[1])
+
+    def stage_deployment(self, api_id: str, stage: str) -> tuple[str | None, bool] | None:
+        """The deployment id a stage serves and its AutoDeploy, or None for no such stage."""
+        with self._lock:
+            entry = self._stages.get((api_id, stage))
+        return None if entry is None else (entry[2], entry[3])
+
+    def delete_deployment(self, api_id: str, deployment_id: str) -> None:
+        """Forget a deployment; `ValueError` if a stage still serves it, `KeyError` if none."""
+        with self._lock:
+            if (api_id, deployment_id) not in self._deployments:
+                raise KeyError(deployment_id)
+            if any(k[0] == api_id and v[2] == deployment_id for k, v in self._stages.items()):
+                raise ValueError(deployment_id)
+            del self._deployments[(api_id, deployment_id)]
+            self._created.pop((api_id, deployment_id), None)
 
     def set_stage(
         self,
@@ -234,6 +263,7 @@ class Deployments:
                 del self._stages[key]
             for key in [key for key in self._deployments if key[0] == api_id]:
                 del self._deployments[key]
+                self._created.pop(key, None)
         self._removed(api_id, None)
 
     def serves(self, api_id: str, stage: str) -> bool:

@@ -22,11 +22,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import moto.apigatewayv2.urls as moto_apigatewayv2_urls
 import moto.awslambda.models as lambda_models
 import moto.cloudformation.models as moto_cloudformation_models
 import moto.cloudformation.parsing as parsing
 import moto.cloudformation.responses as moto_cloudformation_responses
 from moto.apigatewayv2.models import ApiGatewayV2Backend
+from moto.apigatewayv2.responses import ApiGatewayV2Response
 from moto.awslambda.models import LambdaFunction
 from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
@@ -44,6 +46,7 @@ from local_aws import (
     change_sets,
     cloudformation,
     cloudwatch,
+    deployments_api,
     event_sources,
     lambda_invoke,
     lambda_packages,
@@ -125,6 +128,11 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         "get_permission",
         _instead_of_moto_s(bucket_policies.permission),
     ),
+    # A stage made or removed with the API (not CloudFormation) is served or stops being so.
+    Replacement(ApiGatewayV2Response, "create_stage", deployments_api.create_stage_served),
+    Replacement(ApiGatewayV2Response, "delete_stage", deployments_api.delete_stage_served),
+    Replacement(ApiGatewayV2Response, "get_stage", deployments_api.get_stage_served),
+    Replacement(ApiGatewayV2Response, "get_stages", deployments_api.get_stages_served),
     # moto leaves a stack whose creation failed in CREATE_IN_PROGRESS; AWS rolls it back.
     Replacement(CloudFormationBackend, "create_stack", cloudformation.create_stack_or_roll_back),
     # DescribeStacks shows the Capabilities a stack was made or updated with; an UpdateStack
@@ -244,6 +252,19 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     ),
 )
 
+# Handlers moto lacks, added (not replaced): moto answered these API Gateway V2 calls with a
+# 404 HTML page, so a stage could not be redeployed outside CloudFormation.
+ADDITIONS: tuple[tuple[Any, str, Any], ...] = tuple(
+    (ApiGatewayV2Response, name, getattr(deployments_api, name))
+    for name in (
+        "create_deployment",
+        "get_deployments",
+        "get_deployment",
+        "delete_deployment",
+        "update_stage",
+    )
+)
+
 # moto's model lookups, cached: `install` clears them (see there).
 _MODEL_CACHES = ("get_model_list", "get_model_map", "get_name_type_map")
 
@@ -269,6 +290,15 @@ def install() -> None:
         original = _defined_by(replacement.owner, replacement.name)
         ORIGINALS[key] = original
         setattr(replacement.owner, replacement.name, replacement.replace(original))
+    for owner, name, handler in ADDITIONS:
+        if name in vars(owner) and vars(owner)[name] is not handler:
+            raise AttributeError(
+                f"{owner.__qualname__} now has its own {name!r}: local_aws.patches.moto was "
+                f"written for moto {PINNED['moto']}, which lacked it"
+            )
+        setattr(owner, name, handler)
+    for path in deployments_api.URL_PATHS:
+        moto_apigatewayv2_urls.url_paths.setdefault(path, ApiGatewayV2Response.dispatch)
     # moto caches the direct subclasses of CloudFormationModel at its first lookup. The
     # models of local_aws.cloudformation_models exist by now (imported with
     # local_aws.cloudformation above); a lookup made before they did would miss them.

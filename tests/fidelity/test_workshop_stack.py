@@ -202,6 +202,20 @@ SEND_MESSAGE_ROUTE = """
 """
 
 
+def served_route(url: str, action: str) -> str | None:
+    """$default echoes its event; the new route has no route response, so it is silent."""
+    ws = connect(url)
+    try:
+        ws.send(json.dumps({"action": action}))
+        ws.settimeout(2.0)
+        try:
+            return json.loads(ws.recv())["requestContext"]["routeKey"]
+        except websocket.WebSocketTimeoutException:
+            return None
+    finally:
+        ws.close()
+
+
 def test_a_new_route_is_served_only_once_the_deployment_gets_a_new_logical_id(
     local_aws: LocalAwsProcess,
 ) -> None:
@@ -232,17 +246,7 @@ def test_a_new_route_is_served_only_once_the_deployment_gets_a_new_logical_id(
         )
 
     def route_of(action: str) -> str | None:
-        """$default echoes its event; the new route has no route response, so it is silent."""
-        ws = connect(outputs["WebSocketURL"])
-        try:
-            ws.send(json.dumps({"action": action}))
-            ws.settimeout(2.0)
-            try:
-                return json.loads(ws.recv())["requestContext"]["routeKey"]
-            except websocket.WebSocketTimeoutException:
-                return None
-        finally:
-            ws.close()
+        return served_route(outputs["WebSocketURL"], action)
 
     try:
         update(added)
@@ -254,3 +258,52 @@ def test_a_new_route_is_served_only_once_the_deployment_gets_a_new_logical_id(
         assert route_of("anything else") == "$default"
     finally:
         cloudformation.delete_stack(StackName="redeploy")
+
+
+def test_create_deployment_redeploys_a_stage_left_on_an_old_snapshot(
+    local_aws: LocalAwsProcess,
+) -> None:
+    """The other way out of the trap, as on AWS: `aws apigatewayv2 create-deployment
+    --api-id X --stage-name S` snapshots the API now and points the stage at it."""
+    marker = "\n  # ---------------------------------------------------------------- deployment"
+    added = TEMPLATE.read_text().replace(marker, SEND_MESSAGE_ROUTE + marker)
+    outputs = deploy(local_aws, "redeploy-api")
+    url = outputs["WebSocketURL"]
+    stage = url.rsplit("/", 1)[1]
+    cloudformation = local_aws.client("cloudformation")
+    apigatewayv2 = local_aws.client("apigatewayv2")
+    try:
+        cloudformation.update_stack(
+            StackName="redeploy-api", TemplateBody=added, Capabilities=["CAPABILITY_IAM"]
+        )
+        cloudformation.get_waiter("stack_update_complete").wait(
+            StackName="redeploy-api", WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+        assert served_route(url, "sendmessage") == "$default"  # the old snapshot
+        (old,) = apigatewayv2.get_deployments(ApiId=outputs["ApiId"])["Items"]
+
+        new = apigatewayv2.create_deployment(
+            ApiId=outputs["ApiId"], StageName=stage, Description="with sendmessage"
+        )
+        assert new["DeploymentStatus"] == "DEPLOYED"
+        assert served_route(url, "sendmessage") is None  # the new route runs now
+        assert (
+            apigatewayv2.get_stage(ApiId=outputs["ApiId"], StageName=stage)["DeploymentId"]
+            == new["DeploymentId"]
+        )
+        listed = apigatewayv2.get_deployments(ApiId=outputs["ApiId"])["Items"]
+        assert [d["DeploymentId"] for d in listed] == [old["DeploymentId"], new["DeploymentId"]]
+
+        # A deployment a stage serves cannot go; the old one can.
+        with pytest.raises(botocore.exceptions.ClientError) as refused:
+            apigatewayv2.delete_deployment(ApiId=outputs["ApiId"], DeploymentId=new["DeploymentId"])
+        assert refused.value.response["Error"]["Code"] == "BadRequestException"
+        apigatewayv2.delete_deployment(ApiId=outputs["ApiId"], DeploymentId=old["DeploymentId"])
+        with pytest.raises(botocore.exceptions.ClientError) as missing:
+            apigatewayv2.get_deployment(ApiId=outputs["ApiId"], DeploymentId=old["DeploymentId"])
+        assert missing.value.response["Error"]["Code"] == "NotFoundException"
+        with pytest.raises(botocore.exceptions.ClientError) as no_stage:
+            apigatewayv2.create_deployment(ApiId=outputs["ApiId"], StageName="nope")
+        assert no_stage.value.response["Error"]["Code"] == "NotFoundException"
+    finally:
+        cloudformation.delete_stack(StackName="redeploy-api")
