@@ -188,9 +188,11 @@ def create_stage_served(original: Callable[..., Response]) -> Callable[..., Resp
 
     def handler(self: ApiGatewayV2Response) -> Response:
         answer = original(self)
+        if _Bound.deployments is None:  # moto on its own (a unit test): nothing is served
+            return answer
         config = _body(self)
         api_id = self.path.split("/")[-2]
-        _deployments().set_stage(
+        _Bound.deployments.set_stage(
             self.current_account,
             self.region,
             api_id,
@@ -208,14 +210,18 @@ def delete_stage_served(original: Callable[..., Response]) -> Callable[..., Resp
 
     def handler(self: ApiGatewayV2Response) -> Response:
         answer = original(self)
-        _deployments().remove_stage(self.path.split("/")[-3], unquote(self.path.split("/")[-1]))
+        if _Bound.deployments is not None:
+            api_id, stage = self.path.split("/")[-3], unquote(self.path.split("/")[-1])
+            _Bound.deployments.remove_stage(api_id, stage)
         return answer
 
     return handler
 
 
 def _with_deployment_id(stage: dict[str, Any], api_id: str) -> dict[str, Any]:
-    served = _deployments().stage_deployment(api_id, str(stage.get("stageName")))
+    if _Bound.deployments is None:
+        return stage
+    served = _Bound.deployments.stage_deployment(api_id, str(stage.get("stageName")))
     if served is not None and served[0]:
         return {**stage, "deploymentId": served[0]}
     return stage
