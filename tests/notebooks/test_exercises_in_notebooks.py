@@ -47,6 +47,10 @@ ANSWERS = {
         1: "leftover_tables = S.exercise_1(target)",
         2: "retained = S.exercise_2(variant)",
     },
+    "09_observe_and_troubleshoot": {
+        1: "failed_routes = S.exercise_1(access_lines)",
+        2: "choice = S.exercise_2()",
+    },
 }
 
 

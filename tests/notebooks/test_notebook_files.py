@@ -47,6 +47,7 @@ def test_the_six_lessons_are_there() -> None:
         "03_messages",
         "04_disconnect_and_ttl",
         "05_cleanup",
+        "09_observe_and_troubleshoot",
     ]
 
 

@@ -239,3 +239,33 @@ def test_05_retained_resources() -> None:
     assert fails_with(ex.judge_retained_resources([], variant), "so they stay")
     with_logs = [*answer, "DefaultRouteFunctionLogGroup"]
     assert fails_with(ex.judge_retained_resources(with_logs, variant), "deleted with the stack")
+
+
+# 09_observe_and_troubleshoot
+
+ACCESS_LINES = [
+    "r1= CONNECT $connect 200 c1= 5 -",
+    "r2= MESSAGE  403 c1= - Forbidden",
+    "r3= MESSAGE fail 502 c1= 1 Internal server error",
+    "r4= MESSAGE limited 429 c1= - Too Many Requests",
+    "r5= MESSAGE slow 504 c1= 1000 Endpoint request timed out",
+    "r6= MESSAGE echo 200 c1= 2 -",
+]
+
+
+def test_09_failed_routes() -> None:
+    answer = solutions("09_observe_and_troubleshoot").exercise_1(ACCESS_LINES)
+    assert is_right(ex.judge_failed_routes(answer, ACCESS_LINES))
+    assert fails_with(ex.judge_failed_routes({"fail"}, ACCESS_LINES), "slow")
+    assert fails_with(
+        ex.judge_failed_routes({"fail", "slow", "limited"}, ACCESS_LINES), "refused by API Gateway"
+    )
+    assert fails_with(ex.judge_failed_routes({"fail", "slow", "echo"}, ACCESS_LINES), "no 5XX")
+    assert fails_with(ex.judge_failed_routes("fail", ACCESS_LINES), "not one string")
+
+
+def test_09_long_work() -> None:
+    assert is_right(ex.judge_long_work(solutions("09_observe_and_troubleshoot").exercise_2()))
+    assert fails_with(ex.judge_long_work("a"), "29,000 ms")
+    assert fails_with(ex.judge_long_work("c"), "stops waiting")
+    assert fails_with(ex.judge_long_work("d"), "not one of")
