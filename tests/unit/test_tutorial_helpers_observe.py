@@ -104,6 +104,9 @@ def test_connect_refused_with_the_status_asked_for(observed) -> None:
     _, outputs = observed
     assert handshake_status(outputs["WebSocketURL"]) == 101
     assert handshake_status(outputs["WebSocketURL"], "refuse=401") == 401
+    # the function answers only 4XX and 5XX refusals; anything else asked for is a 400
+    for asked in ("100", "204", "302", "99999", "forbidden"):
+        assert handshake_status(outputs["WebSocketURL"], f"refuse={asked}") == 400, asked
 
 
 def test_connections_on_a_wrong_stage_is_403(observed) -> None:
