@@ -147,3 +147,12 @@ def test_outputs_read_well_when_rendered_statically(path: Path) -> None:
     """No progress bar states or rates (GitHub and nbconvert show every redraw)."""
     outputs = json.dumps([cell.get("outputs", []) for cell in load(path)["cells"]])
     assert not re.search(r"\d+%\||\d/s\b|resource/s|\\r", outputs)
+
+
+def test_sanitizers_replace_durations_and_latencies_only() -> None:
+    report = "REPORT RequestId: x\tDuration: 2.09 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB"
+    assert sanitized(report) == sanitized(report.replace("2.09", "17.5").replace("3 ms", "18 ms"))
+    assert sanitized(report) != sanitized(report.replace("128 MB", "256 MB"))
+    latency = "Received response. Status: 200, Integration latency: 3 ms"
+    assert sanitized(latency) == sanitized(latency.replace("3 ms", "1000 ms"))
+    assert sanitized(latency) != sanitized(latency.replace("200", "504"))

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from tests.support import LocalAwsProcess
 from tutorial_helpers import connect, delete_stack, management_client, receive, send_json
 from tutorial_helpers.observe import (
+    OBSERVED_TEMPLATE_PATH,
     access_log_table,
     close_code,
     deploy_observed,
@@ -28,6 +29,7 @@ from tutorial_helpers.observe import (
     send_in_fragments,
     wait_for_lines,
 )
+from tutorial_helpers.stack import deploy_stack
 from tutorial_helpers.target import Target
 from tutorial_helpers.template import lint_template
 
@@ -41,8 +43,6 @@ def observed(local_aws: LocalAwsProcess) -> Iterator[tuple[Target, dict[str, str
 
 
 def test_the_template_passes_cfn_lint() -> None:
-    from tutorial_helpers.observe import OBSERVED_TEMPLATE_PATH
-
     assert lint_template(OBSERVED_TEMPLATE_PATH) == []
 
 
@@ -180,3 +180,21 @@ def test_the_stack_is_gone_after_delete(local_aws: LocalAwsProcess) -> None:
     assert observed_stack_status(target) == "CREATE_COMPLETE"
     delete_stack(observed_target(target), out=io.StringIO())
     assert observed_stack_status(target) == "DOES_NOT_EXIST"
+
+
+def test_deploy_stack_passes_the_parameters_given(local_aws: LocalAwsProcess) -> None:
+    target = observed_target(Target("local", "us-east-1", "observe-off", local_aws.endpoint_url))
+    outputs = deploy_stack(
+        target,
+        template_path=OBSERVED_TEMPLATE_PATH,
+        parameters={"LoggingLevel": "OFF"},
+        out=io.StringIO(),
+    )
+    try:
+        stack = target.client("cloudformation").describe_stacks(StackName=target.stack_name)
+        given = {p["ParameterKey"]: p["ParameterValue"] for p in stack["Stacks"][0]["Parameters"]}
+        assert given["LoggingLevel"] == "OFF"
+        stage = target.client("apigatewayv2").get_stages(ApiId=outputs["ApiId"])["Items"][0]
+        assert "AccessLogSettings" not in stage or not stage["AccessLogSettings"]
+    finally:
+        delete_stack(target, out=io.StringIO())
