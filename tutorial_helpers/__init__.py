@@ -15,6 +15,7 @@
 | `original_pattern` | the seed pattern (bugs kept) as a second stack; checks for its bugs |
 | `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
 | `room` | one stack for a room: who is there, a message to all (`python -m ...room`) |
+| `observe` | notebook 09's stack (`cfn/observed.yaml`), its logs, metrics and error probes |
 | `notebook_errors` | errors in a notebook as one line saying what to do (installed on import) |
 
 Every mistake a learner can make raises `WorkshopError`, whose message says what to do; in a

@@ -451,3 +451,74 @@ check_leftover_tables = _checker(judge_leftover_tables)
 check_retained_resources = _checker(judge_retained_resources)
 check_routes_the_deployment_misses = _checker(judge_routes_the_deployment_misses)
 check_values_the_pattern_refuses = _checker(judge_values_the_pattern_refuses)
+
+
+# ------------------------------------------------------------- 09_observe_and_troubleshoot
+
+
+def _routes_with_status(access_lines: Iterable[str], first_digit: str) -> set[str]:
+    """Route keys of the access log lines whose status starts with `first_digit` (the
+    lesson's Format: requestId eventType routeKey status …)."""
+    routes = set()
+    for line in access_lines:
+        fields = line.split(" ")
+        if len(fields) >= 4 and fields[3].startswith(first_digit):
+            routes.add(fields[2])
+    return routes
+
+
+def judge_failed_routes(answer: Iterable[str], access_lines: Iterable[str]) -> Verdict:
+    """09, exercise 1: the routes with a 5XX status in the access log lines."""
+    if isinstance(answer, str):
+        return wrong("give a set (or list) of route keys, not one string.")
+    lines = list(access_lines)
+    truth = _routes_with_status(lines, "5")
+    answer = set(answer)
+    client_side = _routes_with_status(lines, "4") - truth
+    if answer & client_side and not answer - client_side - truth:
+        return wrong(
+            f"{_names(answer & client_side)} got a 4XX: the request was refused by API Gateway "
+            "(a client error), not failed by the integration. Keep the 5XX ones only."
+        )
+    reason = _compare_sets(
+        answer,
+        truth,
+        "these routes have a 5XX status in the access log",
+        "these have no 5XX line",
+    )
+    if reason:
+        return wrong(reason + ".")
+    return right(
+        f"{_names(truth)}: a 5XX in the access log is the integration's failure (its function "
+        "raised, or was too slow); look at the function's log next."
+    )
+
+
+LONG_WORK_CHOICES = {
+    "a": "Raise the route's integration TimeoutInMillis to 120000.",
+    "b": "Answer at once (or not at all), run the work in the background (an asynchronous "
+    "Lambda invocation, a queue), and post the result to the connection through @connections.",
+    "c": "Raise the Lambda function's Timeout to 15 minutes: API Gateway waits for it.",
+}
+
+
+def judge_long_work(choice: Any) -> Verdict:
+    """09, exercise 2: what to do when a message's work takes two minutes."""
+    choice = str(choice).strip().lower()
+    if choice == "b":
+        return right(
+            "the client gets its acknowledgement within the timeout, and the result when it "
+            "is ready, on the same connection."
+        )
+    if choice == "a":
+        return wrong("TimeoutInMillis is at most 29,000 ms: CloudFormation refuses 120000.")
+    if choice == "c":
+        return wrong(
+            "the function would run on, but API Gateway still stops waiting at the "
+            "integration timeout (29 s at most) and sends `Endpoint request timed out`."
+        )
+    return wrong(f"{choice!r} is not one of {', '.join(LONG_WORK_CHOICES)}.")
+
+
+check_failed_routes = _checker(judge_failed_routes)
+check_long_work = _checker(judge_long_work)

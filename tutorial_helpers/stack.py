@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -119,10 +119,13 @@ def deploy_stack(
     replace_failed: bool = False,
     template_path: Path = TEMPLATE_PATH,
     capabilities: list[str] | None = None,
+    parameters: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     out: TextIO | None = None,
 ) -> dict[str, str]:
     """Create the stack, or update it if it exists, and wait; return its outputs.
+
+    `parameters` are the template's parameter values (the others keep their defaults).
 
     Prints the stack events as they happen. "No updates are to be performed" is not an error.
     A stack CloudFormation can only delete (its first creation failed, `ROLLBACK_COMPLETE`,
@@ -160,6 +163,10 @@ def deploy_stack(
             "Capabilities": capabilities or CAPABILITIES,
             "Tags": [WORKSHOP_TAG],
         }
+        if parameters:
+            arguments["Parameters"] = [
+                {"ParameterKey": key, "ParameterValue": value} for key, value in parameters.items()
+            ]
         if stack is None:
             print(f"Creating stack {target.stack_name} ({total} resources)...", file=out)
             stack_id = cloudformation.create_stack(**arguments)["StackId"]

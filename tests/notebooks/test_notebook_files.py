@@ -39,7 +39,7 @@ def sanitized(text: str) -> str:
     return text
 
 
-def test_the_seven_lessons_are_there() -> None:
+def test_the_lessons_are_there() -> None:
     assert [path.stem for path in NOTEBOOKS] == [
         "00_setup",
         "01_deploy",
@@ -48,6 +48,7 @@ def test_the_seven_lessons_are_there() -> None:
         "04_disconnect_and_ttl",
         "05_cleanup",
         "06_original_pattern",
+        "09_observe_and_troubleshoot",
     ]
 
 
@@ -147,3 +148,12 @@ def test_outputs_read_well_when_rendered_statically(path: Path) -> None:
     """No progress bar states or rates (GitHub and nbconvert show every redraw)."""
     outputs = json.dumps([cell.get("outputs", []) for cell in load(path)["cells"]])
     assert not re.search(r"\d+%\||\d/s\b|resource/s|\\r", outputs)
+
+
+def test_sanitizers_replace_durations_and_latencies_only() -> None:
+    report = "REPORT RequestId: x\tDuration: 2.09 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB"
+    assert sanitized(report) == sanitized(report.replace("2.09", "17.5").replace("3 ms", "18 ms"))
+    assert sanitized(report) != sanitized(report.replace("128 MB", "256 MB"))
+    latency = "Received response. Status: 200, Integration latency: 3 ms"
+    assert sanitized(latency) == sanitized(latency.replace("3 ms", "1000 ms"))
+    assert sanitized(latency) != sanitized(latency.replace("200", "504"))

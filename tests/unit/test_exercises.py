@@ -268,3 +268,33 @@ def test_06_values_the_pattern_refuses() -> None:
     with_comma = [*answer, "red, green"]
     assert fails_with(ex.judge_values_the_pattern_refuses(with_comma, candidates), "stored, not")
     assert fails_with(ex.judge_values_the_pattern_refuses('say "hi"', candidates), "a list")
+
+
+# 09_observe_and_troubleshoot
+
+ACCESS_LINES = [
+    "r1= CONNECT $connect 200 c1= 5 -",
+    "r2= MESSAGE  403 c1= - Forbidden",
+    "r3= MESSAGE fail 502 c1= 1 Internal server error",
+    "r4= MESSAGE limited 429 c1= - Too Many Requests",
+    "r5= MESSAGE slow 504 c1= 1000 Endpoint request timed out",
+    "r6= MESSAGE echo 200 c1= 2 -",
+]
+
+
+def test_09_failed_routes() -> None:
+    answer = solutions("09_observe_and_troubleshoot").exercise_1(ACCESS_LINES)
+    assert is_right(ex.judge_failed_routes(answer, ACCESS_LINES))
+    assert fails_with(ex.judge_failed_routes({"fail"}, ACCESS_LINES), "slow")
+    assert fails_with(
+        ex.judge_failed_routes({"fail", "slow", "limited"}, ACCESS_LINES), "refused by API Gateway"
+    )
+    assert fails_with(ex.judge_failed_routes({"fail", "slow", "echo"}, ACCESS_LINES), "no 5XX")
+    assert fails_with(ex.judge_failed_routes("fail", ACCESS_LINES), "not one string")
+
+
+def test_09_long_work() -> None:
+    assert is_right(ex.judge_long_work(solutions("09_observe_and_troubleshoot").exercise_2()))
+    assert fails_with(ex.judge_long_work("a"), "29,000 ms")
+    assert fails_with(ex.judge_long_work("c"), "stops waiting")
+    assert fails_with(ex.judge_long_work("d"), "not one of")
