@@ -254,6 +254,10 @@ class Gateway:
             # integration fails is not documented; the connection is not made, with a
             # configurable status (500).
             return self._settings.connect_failure_status
+        if not 200 <= outcome.status <= 599:
+            # A 1XX is no final answer to a handshake, and past 599 is no HTTP status: the
+            # proxy response is malformed (502, as for any malformed Lambda proxy response).
+            return 502
         return outcome.status
 
     async def _run_route(

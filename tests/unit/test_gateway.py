@@ -248,6 +248,22 @@ def test_a_failed_proxy_connect_refuses_the_handshake_with_its_status(status: in
     run(scenario)
 
 
+@pytest.mark.parametrize("status", [100, 101, 199, 600, 99999])
+def test_a_connect_status_that_is_no_final_http_status_is_a_502(status: int) -> None:
+    """A `$connect` function answering `statusCode` 100 (or 99999) is a malformed proxy
+    response: the handshake gets 502, not an informational or impossible status."""
+
+    async def scenario() -> None:
+        session = Session(_deployed("$connect", "$disconnect"), {"$connect": Outcome(status)})
+        session.start()
+        await session.finished()
+        start, _ = session.unsent()
+        assert start["status"] == 502
+        assert len(session.connections) == 0
+
+    run(scenario)
+
+
 def test_a_failed_service_connect_refuses_with_the_configured_status() -> None:
     async def scenario() -> None:
         session = Session(
