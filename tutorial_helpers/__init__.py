@@ -12,6 +12,8 @@
 | `websocket_client` | connect (query string, headers), send, receive with timeouts |
 | `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |
 | `connections_api` | `@connections`: post, connection info, broadcast with stale-id cleanup |
+| `quotas` | frame and message sizes, close codes, an extra local_aws, the throttled stack |
+| `pricing` | a month's cost: connection minutes and messages in 32 KB increments |
 | `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
 | `room` | one stack for a room: who is there, a message to all (`python -m ...room`) |
 | `notebook_errors` | errors in a notebook as one line saying what to do (installed on import) |
