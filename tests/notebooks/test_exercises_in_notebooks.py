@@ -47,6 +47,10 @@ ANSWERS = {
         1: "leftover_tables = S.exercise_1(target)",
         2: "retained = S.exercise_2(variant)",
     },
+    "08_scale_limits_cost": {
+        1: "billed = S.exercise_1()",
+        2: "fix = S.exercise_2()",
+    },
 }
 
 
