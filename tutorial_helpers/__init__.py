@@ -13,6 +13,8 @@
 | `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |
 | `connections_api` | `@connections`: post, connection info, broadcast with stale-id cleanup |
 | `original_pattern` | the seed pattern (bugs kept) as a second stack; checks for its bugs |
+| `quotas` | frame and message sizes, close codes, an extra local_aws, the throttled stack |
+| `pricing` | a month's cost: connection minutes and messages in 32 KB increments |
 | `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
 | `room` | one stack for a room: who is there, a message to all (`python -m ...room`) |
 | `observe` | notebook 09's stack (`cfn/observed.yaml`), its logs, metrics and error probes |

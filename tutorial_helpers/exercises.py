@@ -522,3 +522,53 @@ def judge_long_work(choice: Any) -> Verdict:
 
 check_failed_routes = _checker(judge_failed_routes)
 check_long_work = _checker(judge_long_work)
+
+
+# -------------------------------------------------------------------- 08_scale_limits_cost
+
+
+def judge_billed_messages(answer: Any, size_kb: int = 70) -> Verdict:
+    """08, exercise 1: how many messages one message of `size_kb` KB is billed as."""
+    from tutorial_helpers.pricing import billed_messages
+
+    truth = billed_messages(size_kb * 1024)
+    if isinstance(answer, bool) or not isinstance(answer, int | float):
+        return wrong("give a number: how many billed messages.")
+    if answer == truth:
+        return right(f"{truth}: each started 32 KB counts as one message ({size_kb} KB / 32 KB).")
+    if answer == size_kb // 32:
+        return wrong("that rounds down; a started 32 KB increment is billed in full.")
+    if answer != int(answer):
+        return wrong("billed messages are whole: every started 32 KB counts as one.")
+    if answer == 1:
+        return wrong("messages are metered in 32 KB increments, so a big one counts several times.")
+    return wrong(f"{size_kb} KB is {size_kb / 32:.2f} times 32 KB; count the started increments.")
+
+
+FIX_1009_CHOICES = {
+    "a": "Reconnect and send the same message again: 1009 is a passing network error.",
+    "b": "Raise the stage's message size limit in the template (a Stage property).",
+    "c": "Keep each message under 128 KB (in frames of at most 32 KB): send a large payload in "
+    "several messages, or store it (for example in S3) and send its key.",
+    "d": "Send the same data as a binary frame instead of a text frame.",
+}
+
+
+def judge_fix_for_1009(choice: Any) -> Verdict:
+    """08, exercise 2: the fix for a client closed with 1009 (one of FIX_1009_CHOICES)."""
+    choice = str(choice).strip().lower()
+    if choice == "c":
+        return right("the 32 KB frame and 128 KB message quotas are fixed: send less per message.")
+    if choice == "a":
+        return wrong("the same message is just as big the next time: it closes with 1009 again.")
+    if choice == "b":
+        return wrong(
+            "no setting changes these quotas: 32 KB a frame and 128 KB a message are fixed."
+        )
+    if choice == "d":
+        return wrong("API Gateway closes a binary frame with 1003, and its size would be the same.")
+    return wrong(f"{choice!r} is not one of {', '.join(FIX_1009_CHOICES)}.")
+
+
+check_billed_messages = _checker(judge_billed_messages)
+check_fix_for_1009 = _checker(judge_fix_for_1009)

@@ -36,6 +36,12 @@ def notebook_environment(port: int) -> dict[str, str]:
     }
 
 
+def warm_matplotlib() -> None:
+    """Build matplotlib's font cache before any kernel imports it: on a machine where it is
+    missing, building it logs "Matplotlib is building the font cache" to a notebook's stderr."""
+    import matplotlib.font_manager  # noqa: F401  (importing it builds the cache)
+
+
 def _is_notebook(node: Any) -> bool:
     return getattr(node, "path", None) is not None and node.path.suffix == ".ipynb"
 
@@ -60,6 +66,7 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     global _server
     if _server is not None or not _is_notebook(item):
         return
+    warm_matplotlib()
     log_path = item.config._tmp_path_factory.mktemp("local_aws") / "local_aws.log"
     _server = LocalAwsProcess(*LOCAL_AWS_ARGS, log_path=log_path)
     environment: dict[str, str | None] = dict(notebook_environment(_server.port))

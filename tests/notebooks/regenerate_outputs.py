@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from tests.notebooks.plugin import LOCAL_AWS_ARGS, REMOVED, notebook_environment
+from tests.notebooks.plugin import LOCAL_AWS_ARGS, REMOVED, notebook_environment, warm_matplotlib
 from tests.support import LocalAwsProcess
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -86,6 +86,7 @@ def main(arguments: list[str]) -> int:
     paths = [Path(argument).resolve() for argument in arguments] or sorted(
         NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")
     )
+    warm_matplotlib()
     with tempfile.TemporaryDirectory() as log_directory:
         server = LocalAwsProcess(*LOCAL_AWS_ARGS, log_path=Path(log_directory) / "local_aws.log")
         os.environ.update(notebook_environment(server.port))

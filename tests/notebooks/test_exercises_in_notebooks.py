@@ -51,6 +51,10 @@ ANSWERS = {
         1: "forgotten_routes = S.exercise_1(pattern_template)",
         2: "refused_values = S.exercise_2(candidates)",
     },
+    "08_scale_limits_cost": {
+        1: "billed = S.exercise_1()",
+        2: "fix = S.exercise_2()",
+    },
     "09_observe_and_troubleshoot": {
         1: "failed_routes = S.exercise_1(access_lines)",
         2: "choice = S.exercise_2()",

@@ -298,3 +298,23 @@ def test_09_long_work() -> None:
     assert fails_with(ex.judge_long_work("a"), "29,000 ms")
     assert fails_with(ex.judge_long_work("c"), "stops waiting")
     assert fails_with(ex.judge_long_work("d"), "not one of")
+
+
+# 08_scale_limits_cost
+
+
+def test_08_billed_messages_of_a_70_kb_message() -> None:
+    assert is_right(ex.judge_billed_messages(solutions("08_scale_limits_cost").exercise_1()))
+    assert fails_with(ex.judge_billed_messages(2), "rounds down")
+    assert fails_with(ex.judge_billed_messages(70 / 32), "whole")
+    assert fails_with(ex.judge_billed_messages(1), "32 KB increments")
+    assert fails_with(ex.judge_billed_messages(70), "count the started increments")
+    assert fails_with(ex.judge_billed_messages("3"), "give a number")
+
+
+def test_08_fix_for_1009() -> None:
+    assert is_right(ex.judge_fix_for_1009(solutions("08_scale_limits_cost").exercise_2()))
+    assert fails_with(ex.judge_fix_for_1009("a"), "1009 again")
+    assert fails_with(ex.judge_fix_for_1009("b"), "are fixed")
+    assert fails_with(ex.judge_fix_for_1009("d"), "1003")
+    assert fails_with(ex.judge_fix_for_1009("e"), "not one of")
