@@ -13,6 +13,7 @@
 | `tables` | DynamoDB items as DataFrames, item reads, waiting for `$disconnect` |
 | `connections_api` | `@connections`: post, connection info, broadcast with stale-id cleanup |
 | `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
+| `chat` | notebook 07's chat stack (`cfn/chat.yaml`), handshake status, its browser page |
 | `notebook_errors` | errors in a notebook as one line saying what to do (installed on import) |
 
 Every mistake a learner can make raises `WorkshopError`, whose message says what to do; in a

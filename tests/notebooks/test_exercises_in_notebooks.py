@@ -47,6 +47,10 @@ ANSWERS = {
         1: "leftover_tables = S.exercise_1(target)",
         2: "retained = S.exercise_2(variant)",
     },
+    "07_chat_room": {
+        1: "join_message = S.exercise_1()",
+        2: "lobby_ids = S.exercise_2(dynamodb, members_table)",
+    },
 }
 
 

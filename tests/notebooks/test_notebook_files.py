@@ -39,7 +39,7 @@ def sanitized(text: str) -> str:
     return text
 
 
-def test_the_six_lessons_are_there() -> None:
+def test_the_lessons_are_there() -> None:
     assert [path.stem for path in NOTEBOOKS] == [
         "00_setup",
         "01_deploy",
@@ -47,6 +47,7 @@ def test_the_six_lessons_are_there() -> None:
         "03_messages",
         "04_disconnect_and_ttl",
         "05_cleanup",
+        "07_chat_room",
     ]
 
 

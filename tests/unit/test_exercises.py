@@ -13,8 +13,17 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import CHAT_TOKEN
 from tests.support import LocalAwsProcess
-from tutorial_helpers import connect, get_item, load_template, management_client, my_connection_id
+from tutorial_helpers import (
+    connect,
+    get_item,
+    load_template,
+    management_client,
+    my_connection_id,
+    receive_json,
+    send_json,
+)
 from tutorial_helpers import exercises as ex
 from tutorial_helpers.target import Target
 
@@ -239,3 +248,37 @@ def test_05_retained_resources() -> None:
     assert fails_with(ex.judge_retained_resources([], variant), "so they stay")
     with_logs = [*answer, "DefaultRouteFunctionLogGroup"]
     assert fails_with(ex.judge_retained_resources(with_logs, variant), "deleted with the stack")
+
+
+# 07_chat_room
+
+
+def test_07_join_message() -> None:
+    judge = ex.judge_join_message
+    assert is_right(judge(solutions("07_chat_room").exercise_1()))
+    assert is_right(judge(json.dumps({"action": "join", "room": "kitchen", "name": "erin"})))
+    assert fails_with(judge({"action": "Join", "room": "kitchen", "name": "erin"}), "exact")
+    assert fails_with(judge({"action": "join", "room": "lobby", "name": "erin"}), "room is")
+    assert fails_with(judge({"action": "join", "room": "kitchen"}), "name is None")
+    assert fails_with(judge("join kitchen"), "not JSON")
+
+
+def test_07_room_members(chat_room: dict[str, str], local_aws: LocalAwsProcess) -> None:
+    dynamodb, table = local_aws.client("dynamodb"), chat_room["MembersTableName"]
+    url = chat_room["WebSocketURL"]
+    rooms = {"amy": "lobby", "ben": "lobby", "cid": "attic"}
+    clients = {name: connect(url, query={"token": CHAT_TOKEN}) for name in rooms}
+    try:
+        for name, client in clients.items():
+            send_json(client, {"action": "join", "room": rooms[name], "name": name})
+            assert receive_json(client) == {"type": "joined", "room": rooms[name], "name": name}
+        answer = solutions("07_chat_room").exercise_2(dynamodb, table)
+        assert len(answer) == 2
+        assert is_right(ex.judge_room_members(answer, dynamodb, table))
+        everyone = [item["connectionid"]["S"] for item in dynamodb.scan(TableName=table)["Items"]]
+        assert fails_with(ex.judge_room_members(everyone, dynamodb, table), "not in 'lobby'")
+        assert fails_with(ex.judge_room_members(answer[:1], dynamodb, table), "members of 'lobby'")
+        assert fails_with(ex.judge_room_members(answer[0], dynamodb, table), "not one string")
+    finally:
+        for client in clients.values():
+            client.close()
