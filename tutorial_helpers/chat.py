@@ -54,9 +54,11 @@ def chat_page_url(
 ) -> str:
     """The chat page's URL, with the WebSocket URL, token, room and name in its query string.
 
-    `:` and `/` stay readable, so the URL shows which API the page connects to.
+    `:` and `/` stay readable, so the URL shows which API the page connects to. The token is
+    `chat_token`: Jupyter takes a `token` parameter for its own login token, and refuses the
+    page when it is not.
     """
-    query = {"url": websocket_url, "token": token, "room": room, "name": name}
+    query = {"url": websocket_url, "chat_token": token, "room": room, "name": name}
     return f"{page}?{urlencode(query, safe=':/')}"
 
 

@@ -51,7 +51,7 @@ def test_the_page_url_shows_the_websocket_url_and_round_trips_every_value() -> N
     query = parse_qs(urlsplit(url).query)
     assert query == {
         "url": ["wss://abc.example/chat"],
-        "token": ["t&k=n #1"],
+        "chat_token": ["t&k=n #1"],  # not `token`: Jupyter's own login parameter
         "room": ["a b"],
         "name": ["Zoë"],
     }
