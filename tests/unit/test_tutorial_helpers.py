@@ -349,14 +349,15 @@ def _packages_on_disk(*roots: str) -> set[str]:
     }
 
 
-def test_the_wheel_lists_every_package_and_carries_the_template() -> None:
+def test_the_wheel_lists_every_package_and_carries_the_templates() -> None:
     with open(REPOSITORY / "pyproject.toml", "rb") as file:
         setuptools = tomllib.load(file)["tool"]["setuptools"]
     listed = set(setuptools["packages"])
     # A subpackage missing here would be missing from a non-editable install.
     assert _packages_on_disk("local_aws", "tutorial_helpers") <= listed
     assert setuptools["package-dir"]["tutorial_helpers.cfn"] == "cfn"
-    assert setuptools["package-data"]["tutorial_helpers.cfn"] == ["template.yaml"]
+    # The workshop's stack and notebook 07's chat room.
+    assert setuptools["package-data"]["tutorial_helpers.cfn"] == ["template.yaml", "chat.yaml"]
 
 
 # ---------------------------------------------------------------- @connections
