@@ -30,7 +30,14 @@ from tutorial_helpers.chat import CHAT_PAGE_FILE, chat_page_url, messages_within
 from tutorial_helpers.target import Target
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless=new",
+    "--disable-gpu",
+    "--no-first-run",
+    # Loopback only: no host but 127.0.0.1 resolves, so the browser cannot reach the internet.
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
 TIMEOUT_MS = 10_000
 
 
