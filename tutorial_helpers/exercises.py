@@ -244,6 +244,20 @@ def judge_header_value(answer: Any, item: Mapping[str, Any]) -> Verdict:
 
 # ---------------------------------------------------------------------------- 03_messages
 
+NOT_JSON = object()  # what `_parsed` returns for text that is not JSON
+
+
+def _parsed(message: Any) -> Any:
+    """A message as the API reads it: text or bytes parsed as JSON (`NOT_JSON` if it is not)."""
+    if isinstance(message, bytes):
+        message = message.decode()
+    if isinstance(message, str):
+        try:
+            return json.loads(message)
+        except ValueError:
+            return NOT_JSON
+    return message
+
 
 def judge_message_for_route(
     message: Any, selection_expression: str, route_key: str = "sendmessage"
@@ -252,13 +266,9 @@ def judge_message_for_route(
     prefix = "$request.body."
     if not selection_expression.startswith(prefix):
         return wrong(f"this checker reads only {prefix}... expressions.")
-    if isinstance(message, bytes):
-        message = message.decode()
-    if isinstance(message, str):
-        try:
-            message = json.loads(message)
-        except ValueError:
-            return wrong("that is not JSON: the expression cannot be evaluated, so $default runs.")
+    message = _parsed(message)
+    if message is NOT_JSON:
+        return wrong("that is not JSON: the expression cannot be evaluated, so $default runs.")
     if not isinstance(message, Mapping):
         return wrong("send a JSON object: the expression reads one of its fields.")
     value: Any = message
@@ -572,3 +582,62 @@ def judge_fix_for_1009(choice: Any) -> Verdict:
 
 check_billed_messages = _checker(judge_billed_messages)
 check_fix_for_1009 = _checker(judge_fix_for_1009)
+
+
+# ---------------------------------------------------------------------------- 07_chat_room
+
+
+def judge_join_message(message: Any, room: str = "kitchen", name: str = "erin") -> Verdict:
+    """07, exercise 1: the message (a dict or its JSON text) that joins `room` as `name`."""
+    message = _parsed(message)
+    if message is NOT_JSON:
+        return wrong("that is not JSON: no route can be selected (and there is no $default).")
+    if not isinstance(message, Mapping):
+        return wrong("send a JSON object (a dict): the API reads its `action` field.")
+    if message.get("action") != "join":
+        return wrong(
+            f"action is {message.get('action')!r}: the route key is 'join' (exact, case "
+            "included); an unmatched action gets a 'Forbidden' message, as there is no $default."
+        )
+    for field, truth in (("room", room), ("name", name)):
+        if message.get(field) != truth:
+            return wrong(f"{field} is {message.get(field)!r}; the exercise asks for {truth!r}.")
+    return right(f"the join route stores you as {name!r} in {room!r} and tells the room.")
+
+
+def room_member_ids(dynamodb: Any, table_name: str, room: str) -> set[str]:
+    """The connection ids of `room`'s members, from a Query on the table's ByRoom index."""
+    found: set[str] = set()
+    paginator = dynamodb.get_paginator("query")
+    for page in paginator.paginate(
+        TableName=table_name,
+        IndexName="ByRoom",
+        KeyConditionExpression="room = :room",
+        ExpressionAttributeValues={":room": {"S": room}},
+    ):
+        found.update(item["connectionid"]["S"] for item in page["Items"])
+    return found
+
+
+def judge_room_members(
+    answer: Iterable[str], dynamodb: Any, table_name: str, room: str = "lobby"
+) -> Verdict:
+    """07, exercise 2: the connection ids of the members of `room`, as the index says."""
+    if isinstance(answer, str):
+        return wrong("give a list of connection ids, not one string.")
+    answer = list(answer)
+    if answer and not all(isinstance(value, str) for value in answer):
+        return wrong("give the ids as strings (item['connectionid']['S'] in a low-level item).")
+    reason = _compare_sets(
+        answer,
+        room_member_ids(dynamodb, table_name, room),
+        f"these are members of {room!r} too (query the ByRoom index with room = {room!r})",
+        f"these are not in {room!r} (a Scan reads every room: query the ByRoom index)",
+    )
+    if reason:
+        return wrong(reason + ".")
+    return right(f"{len(answer)} members: the ids a broadcast to {room!r} posts to.")
+
+
+check_join_message = _checker(judge_join_message)
+check_room_members = _checker(judge_room_members)

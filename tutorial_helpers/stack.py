@@ -125,7 +125,8 @@ def deploy_stack(
 ) -> dict[str, str]:
     """Create the stack, or update it if it exists, and wait; return its outputs.
 
-    `parameters` are the template's parameter values (the others keep their defaults).
+    `template_path` is the template to deploy (the workshop's by default) and `parameters`
+    its parameter values (`{name: value}`; the template's defaults for the others).
 
     Prints the stack events as they happen. "No updates are to be performed" is not an error.
     A stack CloudFormation can only delete (its first creation failed, `ROLLBACK_COMPLETE`,
@@ -201,8 +202,16 @@ def deploy_stack(
     return stack_outputs(target)
 
 
-def ensure_stack(target: Target, *, out: TextIO | None = None) -> dict[str, str]:
+def ensure_stack(
+    target: Target,
+    *,
+    template_path: Path = TEMPLATE_PATH,
+    parameters: dict[str, str] | None = None,
+    out: TextIO | None = None,
+) -> dict[str, str]:
     """The stack's outputs; deploys the stack first if it is missing (so a notebook runs alone).
+
+    `template_path` and `parameters` are those of `deploy_stack`, used only for that deploy.
 
     A stack whose last update was rolled back (`UPDATE_ROLLBACK_COMPLETE`) is deployed and
     used as it is. Locally that deploy is silent (it takes a second); on AWS it shows its
@@ -210,6 +219,12 @@ def ensure_stack(target: Target, *, out: TextIO | None = None) -> dict[str, str]
     """
     out = out or sys.stdout
     if stack_status(target) not in DEPLOYED:
-        deploy_stack(target, replace_failed=True, out=io.StringIO() if target.is_local else out)
+        deploy_stack(
+            target,
+            replace_failed=True,
+            template_path=template_path,
+            parameters=parameters,
+            out=io.StringIO() if target.is_local else out,
+        )
     print(f"Stack {target.stack_name} is deployed.", file=out)
     return stack_outputs(target)

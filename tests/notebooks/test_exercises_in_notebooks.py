@@ -51,6 +51,10 @@ ANSWERS = {
         1: "forgotten_routes = S.exercise_1(pattern_template)",
         2: "refused_values = S.exercise_2(candidates)",
     },
+    "07_chat_room": {
+        1: "join_message = S.exercise_1()",
+        2: "lobby_ids = S.exercise_2(dynamodb, members_table)",
+    },
     "08_scale_limits_cost": {
         1: "billed = S.exercise_1()",
         2: "fix = S.exercise_2()",

@@ -48,6 +48,7 @@ def test_the_lessons_are_there() -> None:
         "04_disconnect_and_ttl",
         "05_cleanup",
         "06_original_pattern",
+        "07_chat_room",
         "08_scale_limits_cost",
         "09_observe_and_troubleshoot",
     ]

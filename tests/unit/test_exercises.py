@@ -13,8 +13,17 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import CHAT_TOKEN
 from tests.support import LocalAwsProcess
-from tutorial_helpers import connect, get_item, load_template, management_client, my_connection_id
+from tutorial_helpers import (
+    connect,
+    get_item,
+    load_template,
+    management_client,
+    my_connection_id,
+    receive_json,
+    send_json,
+)
 from tutorial_helpers import exercises as ex
 from tutorial_helpers.original_pattern import PATTERN_TEMPLATE_PATH
 from tutorial_helpers.target import Target
@@ -318,3 +327,39 @@ def test_08_fix_for_1009() -> None:
     assert fails_with(ex.judge_fix_for_1009("b"), "are fixed")
     assert fails_with(ex.judge_fix_for_1009("d"), "1003")
     assert fails_with(ex.judge_fix_for_1009("e"), "not one of")
+
+
+# 07_chat_room
+
+
+def test_07_join_message() -> None:
+    judge = ex.judge_join_message
+    assert is_right(judge(solutions("07_chat_room").exercise_1()))
+    assert is_right(judge(json.dumps({"action": "join", "room": "kitchen", "name": "erin"})))
+    assert fails_with(judge({"action": "Join", "room": "kitchen", "name": "erin"}), "exact")
+    assert fails_with(judge({"action": "join", "room": "lobby", "name": "erin"}), "room is")
+    assert fails_with(judge({"action": "join", "room": "kitchen"}), "name is None")
+    assert fails_with(judge("join kitchen"), "not JSON")
+
+
+def test_07_room_members(chat_room: dict[str, str], local_aws: LocalAwsProcess) -> None:
+    dynamodb, table = local_aws.client("dynamodb"), chat_room["MembersTableName"]
+    url = chat_room["WebSocketURL"]
+    rooms = {"lia": "lobby", "leo": "lobby", "kit": "loft"}
+    clients = {name: connect(url, query={"token": CHAT_TOKEN}) for name in rooms}
+    try:
+        for name, client in clients.items():
+            send_json(client, {"action": "join", "room": rooms[name], "name": name})
+            assert receive_json(client) == {"type": "joined", "room": rooms[name], "name": name}
+        answer = solutions("07_chat_room").exercise_2(dynamodb, table)
+        items = dynamodb.scan(TableName=table)["Items"]
+        ids = {item["name"]["S"]: item["connectionid"]["S"] for item in items}
+        assert {ids["lia"], ids["leo"]} <= set(answer) and ids["kit"] not in answer
+        assert is_right(ex.judge_room_members(answer, dynamodb, table))
+        everyone = [item["connectionid"]["S"] for item in items]
+        assert fails_with(ex.judge_room_members(everyone, dynamodb, table), "not in 'lobby'")
+        assert fails_with(ex.judge_room_members(answer[:1], dynamodb, table), "members of 'lobby'")
+        assert fails_with(ex.judge_room_members(answer[0], dynamodb, table), "not one string")
+    finally:
+        for client in clients.values():
+            client.close()

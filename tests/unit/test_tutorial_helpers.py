@@ -349,7 +349,7 @@ def _packages_on_disk(*roots: str) -> set[str]:
     }
 
 
-def test_the_wheel_lists_every_package_and_carries_the_template() -> None:
+def test_the_wheel_lists_every_package_and_carries_the_templates() -> None:
     with open(REPOSITORY / "pyproject.toml", "rb") as file:
         setuptools = tomllib.load(file)["tool"]["setuptools"]
     listed = set(setuptools["packages"])
