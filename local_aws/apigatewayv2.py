@@ -1,5 +1,7 @@
 """API Gateway v2's control plane where moto's answers differ from AWS's.
 
+- The list calls moto lacks: GetAuthorizers, GetRouteResponses (the deployment calls are in
+  `deployments_api`).
 - API ids: AWS's are 10 characters of lower-case letters and digits (`u9jlm1pv1h`); moto's
   are 8 lower-case letters. Lambda code, templates and lessons that show or check ids see
   AWS's shape (docs/fidelity.md 2d).
@@ -7,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from collections.abc import Callable
@@ -44,3 +47,18 @@ def create_api_with_aws_ids(create_api: Callable[..., Any]) -> Callable[..., Any
         return api
 
     return create
+
+
+def get_authorizers(self: Any) -> tuple[int, dict[str, str], str]:
+    """`GET /v2/apis/{apiId}/authorizers`, which moto lacks (it has GetAuthorizer only)."""
+    api = self.apigatewayv2_backend.get_api(self.path.split("/")[-2])
+    items = [authorizer.to_json() for authorizer in api.authorizers.values()]
+    return 200, {}, json.dumps({"items": items})
+
+
+def get_route_responses(self: Any) -> tuple[int, dict[str, str], str]:
+    """`GET /v2/apis/{apiId}/routes/{routeId}/routeresponses`, which moto lacks."""
+    parts = self.path.split("/")
+    route = self.apigatewayv2_backend.get_route(parts[-4], parts[-2])
+    items = [response.to_json() for response in route.route_responses.values()]
+    return 200, {}, json.dumps({"items": items})

@@ -85,7 +85,13 @@ def unserved(environ: dict[str, Any], error: Exception) -> tuple[str, list[tuple
     service = signed["service"] if signed else "this AWS service"
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     operation = f" ({target.rpartition('.')[2]})" if target else ""
-    if _no_backend(error):
+    if isinstance(error, NotImplementedError):  # moto has the service, not this operation
+        code, status = "NotImplemented", "501 Not Implemented"
+        message = (
+            f"local_aws does not implement this {service} operation{operation} ({error}). "
+            "Run it against AWS, or leave it out of the local run."
+        )
+    elif _no_backend(error):
         code, status = "NotImplemented", "501 Not Implemented"
         message = (
             f"local_aws does not serve {service}{operation}: it serves the services moto "
@@ -98,8 +104,10 @@ def unserved(environ: dict[str, Any], error: Exception) -> tuple[str, list[tuple
             f"local_aws failed on a {service} request{operation}: {type(error).__name__}. "
             "Its log has the details."
         )
-    wants_json = bool(target) or "json" in environ.get("CONTENT_TYPE", "")
-    if wants_json:
+    # XML for the query protocol (form-encoded bodies) and S3's REST-XML; JSON otherwise
+    # (the JSON protocols, and REST-JSON services such as API Gateway and Lambda).
+    form = environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+    if not form and service != "s3":
         body = json.dumps({"__type": code, "message": message}).encode()
         content_type = "application/x-amz-json-1.1"
     else:

@@ -252,17 +252,22 @@ REPLACEMENTS: tuple[Replacement, ...] = (
     ),
 )
 
-# Handlers moto lacks, added (not replaced): moto answered these API Gateway V2 calls with a
-# 404 HTML page, so a stage could not be redeployed outside CloudFormation.
-ADDITIONS: tuple[tuple[Any, str, Any], ...] = tuple(
-    (ApiGatewayV2Response, name, getattr(deployments_api, name))
-    for name in (
-        "create_deployment",
-        "get_deployments",
-        "get_deployment",
-        "delete_deployment",
-        "update_stage",
-    )
+# Handlers moto lacks, added (not replaced): moto answered the deployment calls with a 404
+# HTML page (a stage could not be redeployed outside CloudFormation) and the two list calls
+# with a NotImplementedError.
+ADDITIONS: tuple[tuple[Any, str, Any], ...] = (
+    *(
+        (ApiGatewayV2Response, name, getattr(deployments_api, name))
+        for name in (
+            "create_deployment",
+            "get_deployments",
+            "get_deployment",
+            "delete_deployment",
+            "update_stage",
+        )
+    ),
+    (ApiGatewayV2Response, "get_authorizers", apigatewayv2.get_authorizers),
+    (ApiGatewayV2Response, "get_route_responses", apigatewayv2.get_route_responses),
 )
 
 # moto's model lookups, cached: `install` clears them (see there).

@@ -254,3 +254,32 @@ def test_a_service_local_aws_does_not_serve_is_a_clear_error_not_a_crash(local_a
     )
     # The server goes on serving.
     assert "TableNames" in local_aws.client("dynamodb").list_tables()
+
+
+def test_an_operation_moto_lacks_is_a_clear_501_and_the_list_calls_work(
+    local_aws, workshop
+) -> None:
+    apigatewayv2 = local_aws.client("apigatewayv2")
+    api_id = workshop["ApiId"]
+    # GetAuthorizers and GetRouteResponses, which moto lacked, list what the API has.
+    assert apigatewayv2.get_authorizers(ApiId=api_id)["Items"] == []
+    default = next(
+        route
+        for route in apigatewayv2.get_routes(ApiId=api_id)["Items"]
+        if route["RouteKey"] == "$default"
+    )
+    listed = apigatewayv2.get_route_responses(ApiId=api_id, RouteId=default["RouteId"])["Items"]
+    assert [item["RouteResponseKey"] for item in listed] == ["$default"]
+    # UpdateRouteResponse is one moto lacks.
+    with pytest.raises(botocore.exceptions.ClientError) as refused:
+        apigatewayv2.update_route_response(
+            ApiId=api_id,
+            RouteId=default["RouteId"],
+            RouteResponseId=listed[0]["RouteResponseId"],
+            RouteResponseKey="$default",
+        )
+    response = refused.value.response
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == 501
+    assert response["ResponseMetadata"]["RetryAttempts"] == 0
+    assert response["Error"]["Code"] == "NotImplemented"
+    assert "update_route_response" in response["Error"]["Message"]

@@ -42,3 +42,15 @@ def test_a_query_protocol_request_gets_its_error_as_xml() -> None:
     assert error.findtext("Message") == (
         "local_aws failed on a sqs request: ValueError. Its log has the details."
     )
+
+
+def test_an_operation_moto_lacks_is_501_naming_it() -> None:
+    environ = {"HTTP_AUTHORIZATION": SIGNED.format(service="apigateway")}
+    error = NotImplementedError("The reset_authorizers_cache action has not been implemented")
+    status, _, body = unserved(environ, error)
+    assert status == "501 Not Implemented"
+    message = json.loads(body)["message"]
+    assert message == (
+        "local_aws does not implement this apigateway operation (The reset_authorizers_cache "
+        "action has not been implemented). Run it against AWS, or leave it out of the local run."
+    )
