@@ -9,9 +9,7 @@ milliseconds. It gets its own stack, `<your stack>-pattern`, tagged like ours so
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +19,7 @@ from urllib.parse import urlsplit
 import websocket
 
 from tutorial_helpers.errors import WorkshopError
-from tutorial_helpers.stack import deploy_stack, stack_outputs, stack_status
-from tutorial_helpers.stack_states import DEPLOYED
+from tutorial_helpers.stack import ensure_stack
 from tutorial_helpers.tables import get_item
 from tutorial_helpers.target import Target
 from tutorial_helpers.template import CHECKOUT_TEMPLATE, INSTALLED_TEMPLATE, find_template
@@ -47,18 +44,12 @@ def ensure_pattern_stack(target: Target, *, out: TextIO | None = None) -> dict[s
     `target` is the workshop's target: the stack is `pattern_target(target).stack_name`.
     Locally the deploy is silent (a second); on AWS it shows its progress.
     """
-    out = out or sys.stdout
-    pattern = pattern_target(target)
-    if stack_status(pattern) not in DEPLOYED:
-        deploy_stack(
-            pattern,
-            replace_failed=True,
-            template_path=PATTERN_TEMPLATE_PATH,
-            capabilities=PATTERN_CAPABILITIES,
-            out=io.StringIO() if target.is_local else out,
-        )
-    print(f"Stack {pattern.stack_name} is deployed.", file=out)
-    return stack_outputs(pattern)
+    return ensure_stack(
+        pattern_target(target),
+        template_path=PATTERN_TEMPLATE_PATH,
+        capabilities=PATTERN_CAPABILITIES,
+        out=out,
+    )
 
 
 def served_url(target: Target, api_endpoint: str) -> str:

@@ -207,11 +207,13 @@ def ensure_stack(
     *,
     template_path: Path = TEMPLATE_PATH,
     parameters: dict[str, str] | None = None,
+    capabilities: list[str] | None = None,
     out: TextIO | None = None,
 ) -> dict[str, str]:
     """The stack's outputs; deploys the stack first if it is missing (so a notebook runs alone).
 
-    `template_path` and `parameters` are those of `deploy_stack`, used only for that deploy.
+    `template_path`, `parameters` and `capabilities` are those of `deploy_stack`, used only
+    for that deploy.
 
     A stack whose last update was rolled back (`UPDATE_ROLLBACK_COMPLETE`) is deployed and
     used as it is. Locally that deploy is silent (it takes a second); on AWS it shows its
@@ -224,6 +226,7 @@ def ensure_stack(
             replace_failed=True,
             template_path=template_path,
             parameters=parameters,
+            capabilities=capabilities,
             out=io.StringIO() if target.is_local else out,
         )
     print(f"Stack {target.stack_name} is deployed.", file=out)
