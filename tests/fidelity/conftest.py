@@ -6,17 +6,27 @@ The workshop's own stack (`workshop`) comes from tests/conftest.py.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from tests.fidelity.support import TEMPLATES
 from tests.support import LocalAwsProcess, deploy
+from tests.support.clients import connect
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "load: 1,000 concurrent connections against a dedicated local_aws (~30 s)"
     )
+
+
+@pytest.fixture
+def ws(stack: dict[str, str]) -> Iterator[Any]:
+    """A client connected to the module's `stack` (each module defines its own), closed after."""
+    client = connect(stack["WebSocketURL"])
+    yield client
+    client.close()
 
 
 @pytest.fixture(scope="session")

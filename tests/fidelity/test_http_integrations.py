@@ -45,13 +45,6 @@ def stack(local_aws, backend: Backend, elsewhere: Backend) -> dict[str, str]:
     )
 
 
-@pytest.fixture
-def ws(stack):
-    client = connect(stack["WebSocketURL"])
-    yield client
-    client.close()
-
-
 def received_at(backend: Backend, path: str) -> list[dict]:
     return [request for request in backend.received if request["path"] == path]
 

@@ -23,13 +23,6 @@ def stack(local_aws) -> dict[str, str]:
     return deploy(local_aws, "fid-more", TEMPLATES / "more_integrations.yaml")
 
 
-@pytest.fixture
-def ws(stack):
-    client = connect(stack["WebSocketURL"])
-    yield client
-    client.close()
-
-
 def connection_id_of(ws) -> str:
     """The connection's id, as the MOCK route's response template prints it."""
     return json.loads(ask(ws, {"action": "mock", "code": 200}))["connectionId"]

@@ -30,13 +30,6 @@ def stack(local_aws) -> dict[str, str]:
     return deploy(local_aws, "fid-sync", TEMPLATES / "sync_executions.yaml")
 
 
-@pytest.fixture
-def ws(stack):
-    client = connect(stack["WebSocketURL"])
-    yield client
-    client.close()
-
-
 def connection_id_of(ws) -> str:
     """The connection's id, from the error frame of a route the API does not have."""
     match = FORBIDDEN.match(ask(ws, {"action": "no-such-route"}))
