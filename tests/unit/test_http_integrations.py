@@ -15,6 +15,7 @@ from local_aws import events
 from local_aws.deployments import DeployedApi, Integration, IntegrationResponse
 from local_aws.integrations import INTERNAL_SERVER_ERROR, TIMED_OUT, Integrations, Outcome
 from tests.support.backends import Backend
+from tests.support.gateway_requests import a_request
 
 DEPLOYED = DeployedApi(
     account_id="123456789012",
@@ -52,19 +53,15 @@ def http_integration(
 
 
 def request(event_type: str = "MESSAGE", body: str | None = '{"action": "fetch"}'):
-    client = events.Client(
-        connection_id="Xk1bVd0JoAMCJQg=",
-        api_id="abc",
-        stage="api",
-        domain_name="abc.execute-api.localhost",
-        source_ip="127.0.0.1",
+    route_key = {"CONNECT": "$connect", "DISCONNECT": "$disconnect"}.get(event_type, "fetch")
+    return a_request(
+        event_type,
+        route_key,
+        body,
         user_agent="tester",
-        connected_at=0,
         headers={"Host": "abc.execute-api.localhost", "X-Name": "ada"},
         query={"room": "r1"},
     )
-    route_key = {"CONNECT": "$connect", "DISCONNECT": "$disconnect"}.get(event_type, "fetch")
-    return events.Request(client, event_type, route_key, "Yk1bVd0JoAMCJQg=", 0, body=body)
 
 
 def run(integration: Integration, req: events.Request, deployed: DeployedApi = DEPLOYED) -> Outcome:

@@ -29,6 +29,7 @@ from local_aws.integration_plan import (
     with_stage_variables,
 )
 from local_aws.request_parameters import map_parameters
+from tests.support.gateway_requests import a_request
 
 PUT_ITEM_URI = "arn:aws:apigateway:eu-west-1:dynamodb:action/PutItem"
 FUNCTION_ARN = "arn:aws:lambda:eu-west-1:123456789012:function:echo"
@@ -55,18 +56,7 @@ def integration(
 
 
 def request(event_type: str = "MESSAGE", body: str | None = '{"action": "put"}') -> events.Request:
-    client = events.Client(
-        connection_id="Xk1bVd0JoAMCJQg=",
-        api_id="abc",
-        stage="api",
-        domain_name="abc.execute-api.localhost",
-        source_ip="127.0.0.1",
-        user_agent=None,
-        connected_at=0,
-        headers={"X-Name": "ada"},
-        query={"room": "r1"},
-    )
-    return events.Request(client, event_type, "put", "Yk1bVd0JoAMCJQg=", 0, body=body)
+    return a_request(event_type, "put", body, headers={"X-Name": "ada"}, query={"room": "r1"})
 
 
 def response(key: str, templates: dict[str, str] | None = None) -> IntegrationResponse:

@@ -31,6 +31,7 @@ from local_aws.integrations import (
 )
 from local_aws.service_calls import moto_calls
 from local_aws.settings import Settings
+from tests.support.gateway_requests import a_request
 
 
 def test_proxy_result_body_and_headers() -> None:
@@ -58,16 +59,7 @@ def test_status_code_does_not_stop_a_message_reply() -> None:
 
 
 def _request(route_key: str = "$default") -> events.Request:
-    client = events.Client(
-        connection_id="Xk1bVd0JoAMCJQg=",
-        api_id="abc",
-        stage="api",
-        domain_name="abc.execute-api.localhost",
-        source_ip="127.0.0.1",
-        user_agent=None,
-        connected_at=0,
-    )
-    return events.Request(client, "MESSAGE", route_key, "Yk1bVd0JoAMCJQg=", 0, body="{}")
+    return a_request("MESSAGE", route_key)
 
 
 @pytest.mark.parametrize(

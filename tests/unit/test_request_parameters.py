@@ -7,6 +7,7 @@ import pytest
 
 from local_aws import events
 from local_aws.request_parameters import Mapped, map_parameters
+from tests.support.gateway_requests import a_request
 
 HEADER = "integration.request.header."
 QUERY = "integration.request.querystring."
@@ -14,21 +15,16 @@ PATH = "integration.request.path."
 
 
 def request(event_type: str = "MESSAGE", body: str | None = None) -> events.Request:
-    client = events.Client(
-        connection_id="Xk1bVd0JoAMCJQg=",
-        api_id="abc",
-        stage="api",
-        domain_name="abc.execute-api.localhost",
-        source_ip="127.0.0.1",
+    return a_request(
+        event_type,
+        "$connect" if event_type == "CONNECT" else "send",
+        body,
         user_agent="tester",
-        connected_at=0,
         headers={"X-Name": "ada"},
         multi_value_headers={"X-Name": ["ada"], "X-Tag": ["a", "b"]},
         query={"room": "r1"},
         multi_value_query={"room": ["r0", "r1"]},
     )
-    route_key = "$connect" if event_type == "CONNECT" else "send"
-    return events.Request(client, event_type, route_key, "Yk1bVd0JoAMCJQg=", 0, body=body)
 
 
 def test_context_stage_variables_and_static_values_go_where_their_keys_say() -> None:
