@@ -16,30 +16,15 @@ import time
 import pytest
 
 from tests.fidelity.support import TEMPLATES
-from tests.support import wait_for
+from tests.support import deploy, wait_for
 from tests.support.clients import connect, send_json
 
 TEMPLATE = TEMPLATES / "sqs_event_sources.yaml"
 
 
-def deploy(server, stack_name: str) -> dict[str, str]:
-    """Create the stack (a SAM template: CAPABILITY_AUTO_EXPAND) and return its outputs."""
-    cloudformation = server.client("cloudformation")
-    cloudformation.create_stack(
-        StackName=stack_name,
-        TemplateBody=TEMPLATE.read_text(),
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
-    )
-    cloudformation.get_waiter("stack_create_complete").wait(
-        StackName=stack_name, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
-    )
-    stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-
-
 @pytest.fixture(scope="module")
 def stack(local_aws) -> dict[str, str]:
-    return deploy(local_aws, "fid-esm")
+    return deploy(local_aws, "fid-esm", TEMPLATE)
 
 
 def records(server, queue_url: str, wanted: int, timeout: float = 20) -> list[dict]:
@@ -188,7 +173,7 @@ def test_a_function_that_never_answers_is_ended_by_its_timeout_and_retried(
 
 
 def test_deleting_the_stack_stops_polling(local_aws) -> None:
-    outputs = deploy(local_aws, "fid-esm-deleted")
+    outputs = deploy(local_aws, "fid-esm-deleted", TEMPLATE)
     lambda_client = local_aws.client("lambda")
     mappings = lambda_client.list_event_source_mappings()["EventSourceMappings"]
     queue_arn = local_aws.client("sqs").get_queue_attributes(

@@ -15,7 +15,9 @@ def deploy(
 ) -> dict[str, str]:
     """Create a stack, wait until it is complete, and return its outputs.
 
-    `template` is a template file or a template body; `parameters` are its parameters.
+    `template` is a template file or a template body; `parameters` are its parameters. The
+    stack is created acknowledging IAM resources and transforms (SAM templates), as
+    `sam deploy` does.
     """
     body = template.read_text() if isinstance(template, Path) else template
     cloudformation = server.client("cloudformation")
@@ -23,7 +25,7 @@ def deploy(
         StackName=stack_name,
         TemplateBody=body,
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
-        Capabilities=["CAPABILITY_IAM"],
+        Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
     # Generous: a loaded 2-core machine may take a while to start the functions.
     cloudformation.get_waiter("stack_create_complete").wait(
