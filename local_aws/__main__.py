@@ -95,7 +95,25 @@ def main() -> None:
         "repeatable. Off by default: they call only backends on this machine (loopback), "
         "never local_aws itself (docs/security.md)",
     )
+    parser.add_argument(
+        "--sfn-wait-scale",
+        type=float,
+        default=defaults.sfn_wait_scale,
+        help="Step Functions Wait states wait this many times as long as they say, e.g. 0.01 "
+        "for tests and demos (1: real time)",
+    )
+    parser.add_argument(
+        "--sfn-max-running-executions",
+        type=int,
+        default=defaults.sfn_max_running_executions,
+        help="Step Functions executions (StartExecution) running at a time before "
+        "ExecutionLimitExceeded (16)",
+    )
     args = parser.parse_args()
+    if args.sfn_wait_scale < 0:
+        parser.error("--sfn-wait-scale must be 0 or more")
+    if args.sfn_max_running_executions < 1:
+        parser.error("--sfn-max-running-executions must be 1 or more")
     if args.sqs_poll_seconds <= 0:
         parser.error("--sqs-poll-seconds must be more than 0")
     if args.connections_rate_limit < 0 or args.connections_burst_limit < 0:
@@ -117,6 +135,8 @@ def main() -> None:
         allowed_origins=tuple(args.allow_origin),
         dashboard=args.dashboard,
         http_integration_hosts=tuple(args.http_integration_host),
+        sfn_wait_scale=args.sfn_wait_scale,
+        sfn_max_running_executions=args.sfn_max_running_executions,
     )
     from local_aws.server import serve  # imports moto: only once the arguments are valid
 

@@ -11,6 +11,7 @@ import contextlib
 import json
 import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
@@ -75,40 +76,42 @@ class ManagementApi:
         if refusal is not None:
             await _error(send, refusal.status, refusal.error_type, refusal.message)
             return
+        reply = await self.respond(api_id, stage, region, method, unquote(raw_id), data)
+        await _respond(send, reply.status, reply.body, reply.content_type, reply.headers)
+
+    async def respond(
+        self, api_id: str, stage: str, region: str, method: str, connection_id: str, data: bytes
+    ) -> Reply:
+        """The answer to an authorized `@connections/{connection_id}` call (the id decoded):
+        what `handle` sends once the signature is checked, and what a Step Functions
+        `apigateway:invoke` Task gets in process (`local_aws.invoke_task`)."""
         if self._throttles is not None and not self._throttles.allow(
             throttling.connections_key(region), self._limits
         ):
             # The service model's LimitExceededException: "more than the allowed number of
             # requests per unit of time" (botocore retries a 429 before raising it).
-            await _error(send, 429, "LimitExceededException", "Too Many Requests")
-            return
-        if not raw_id:  # `/@connections/` names no connection: no such route on AWS
-            await _error(send, 403, "ForbiddenException", "Forbidden")
-            return
-        connection_id = unquote(raw_id)
+            return _error_reply(429, "LimitExceededException", "Too Many Requests")
+        if not connection_id:  # `/@connections/` names no connection: no such route on AWS
+            return _error_reply(403, "ForbiddenException", "Forbidden")
         if _WELL_FORMED_ID.fullmatch(connection_id) is None:
             message = f"Invalid connectionId: {connection_id}"
-            await _error(send, 400, "BadRequestException", message)
-            return
+            return _error_reply(400, "BadRequestException", message)
         connection = self._connections.get(api_id, stage, connection_id)
+        if method not in ("POST", "GET", "DELETE"):
+            return _error_reply(403, "ForbiddenException", "Forbidden")
+        if connection is None:
+            return _GONE
         if method == "POST":
-            if connection is None:
-                await _gone(send)
-                return
             try:
                 # Returns at once: the frame waits in the connection's write buffer, and a client
                 # that leaves that buffer full is dropped (then this post is 410).
                 await connection.send_text(data.decode("utf-8", errors="replace"))
             except Exception:  # it closed while we were sending, or was dropped for not reading
-                await _gone(send)
-                return
+                return _GONE
             if self._on_sent is not None:
                 self._on_sent(connection.client)
-            await _respond(send, 200)
-        elif method == "GET":
-            if connection is None:
-                await _gone(send)
-                return
+            return Reply(200)
+        if method == "GET":
             client = connection.client
             identity = {"sourceIp": client.source_ip}
             if client.user_agent is not None:
@@ -118,18 +121,36 @@ class ManagementApi:
                 "identity": identity,
                 "lastActiveAt": _iso(connection.last_active_at),
             }
-            await _respond(send, 200, json.dumps(info).encode(), "application/json")
-        elif method == "DELETE":
-            if connection is None:
-                await _gone(send)
-                return
-            # Sending never waits for the client to read (patches.uvicorn.WebSocketProtocol),
-            # so this is quick; a client that is gone meanwhile is just as closed.
-            with contextlib.suppress(Exception):
-                await connection.close(DELETED_BY_BACKEND, "")
-            await _respond(send, 204)
-        else:
-            await _error(send, 403, "ForbiddenException", "Forbidden")
+            return Reply(200, json.dumps(info).encode(), "application/json")
+        # DELETE. Sending never waits for the client to read (patches.uvicorn.WebSocketProtocol),
+        # so this is quick; a client that is gone meanwhile is just as closed.
+        with contextlib.suppress(Exception):
+            await connection.close(DELETED_BY_BACKEND, "")
+        return Reply(204)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An `@connections` answer: status, body, content type and extra headers."""
+
+    status: int
+    body: bytes = b""
+    content_type: str | None = None
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @property
+    def error_type(self) -> str | None:
+        """The `x-amzn-ErrorType` of an error answer."""
+        return next((v.decode() for k, v in self.headers if k == b"x-amzn-errortype"), None)
+
+
+# Real AWS answers 410 with an empty body (reference §4.3).
+_GONE = Reply(410, headers=[(b"x-amzn-errortype", b"GoneException")])
+
+
+def _error_reply(status: int, error_type: str, message: str) -> Reply:
+    body = json.dumps({"message": message}).encode()
+    return Reply(status, body, "application/json", [(b"x-amzn-errortype", error_type.encode())])
 
 
 async def _read_body(receive: Any, limit: int) -> bytes | None:
@@ -153,16 +174,9 @@ async def _read_body(receive: Any, limit: int) -> bytes | None:
     return None if too_large else b"".join(chunks)
 
 
-async def _gone(send: Any) -> None:
-    # Real AWS answers 410 with an empty body (reference §4.3).
-    await _respond(send, 410, b"", extra=[(b"x-amzn-errortype", b"GoneException")])
-
-
 async def _error(send: Any, status: int, error_type: str, message: str) -> None:
-    body = json.dumps({"message": message}).encode()
-    await _respond(
-        send, status, body, "application/json", [(b"x-amzn-errortype", error_type.encode())]
-    )
+    reply = _error_reply(status, error_type, message)
+    await _respond(send, reply.status, reply.body, reply.content_type, reply.headers)
 
 
 async def _respond(

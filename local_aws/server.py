@@ -29,9 +29,11 @@ if TYPE_CHECKING:
 from local_aws import (
     cloudformation,
     event_sources,
+    invoke_task,
     lambda_invoke,
     observability,
     services,
+    standard_executions,
     step_functions,
     throttling,
     trust,
@@ -86,7 +88,9 @@ class LocalAws:
         # Deleting an API or a stage (a moto worker thread) closes its clients (on the loop).
         self.deployments.on_removed(self.connections.close_deployed)
         cloudformation.register(settings, self.deployments)
-        step_functions.register(settings.endpoint_url)  # where Task states call services
+        # Where Task states call services, how long Wait states wait, how many run at once.
+        step_functions.register(settings.endpoint_url, settings.sfn_wait_scale)
+        standard_executions.configure(settings.sfn_max_running_executions)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="integration")
         self.runtime = LambdaRuntime(
             lambda_environment(settings), is_current=moto_function_is_current
@@ -120,6 +124,11 @@ class LocalAws:
         deployed = self.deployments.lookup(client.api_id, client.stage)
         if deployed is not None:
             self.observer.message_sent(deployed, client)
+
+    def _locate(self, api_id: str, stage: str) -> tuple[str, str] | None:
+        """(account, region) of the WebSocket API deployed at `/{api_id}/{stage}`, or None."""
+        deployed = self.deployments.lookup(api_id, stage)
+        return None if deployed is None else (deployed.account_id, deployed.region)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -186,6 +195,10 @@ class LocalAws:
                 self._sweeper = asyncio.create_task(self._sweep_ttl())
                 # Lambda's Invoke API runs functions in this runtime, on this loop.
                 lambda_invoke.bind(self.runtime, asyncio.get_running_loop(), self.executor)
+                # apigateway:invoke Tasks reach @connections in process, on this loop.
+                invoke_task.bind(
+                    asyncio.get_running_loop(), self.management_api.respond, self._locate
+                )
                 self._poller = asyncio.create_task(self.sqs_poller.run())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
@@ -195,6 +208,7 @@ class LocalAws:
                     self._poller.cancel()
                 await self.sqs_poller.close()
                 lambda_invoke.unbind()
+                invoke_task.unbind()
                 await self.runtime.close()
                 self.executor.shutdown(wait=False, cancel_futures=True)
                 await send({"type": "lifespan.shutdown.complete"})

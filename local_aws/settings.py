@@ -48,6 +48,12 @@ class Settings:
     # Open TCP connections beyond this are answered 503 at once (None: from the fd limit),
     # so that moto, Lambda workers and log files keep file descriptors of their own.
     max_open_connections: int | None = None
+    # Step Functions: Wait states wait this many times as long as they say (tests and demos
+    # run a Wait of minutes in a moment; 1 is AWS's real time), and at most this many
+    # executions started with StartExecution run at a time (local_aws's bound: AWS allows
+    # a million open executions an account).
+    sfn_wait_scale: float = 1.0
+    sfn_max_running_executions: int = 16
 
     @property
     def endpoint_url(self) -> str:

@@ -95,12 +95,12 @@ def start_sync_execution(
     ``for_api``: the caller is a client of the `states` API, not an integration.
     """
     try:
-        request = _request(body)
-        machine = _machine(account_id, region, request["stateMachineArn"])
+        request = read_request(body)
+        machine = read_machine(account_id, region, request["stateMachineArn"])
     except JsonRESTError as error:
         return error.code, error.get_body()
     if machine.sm_type != "EXPRESS":
-        return _error(
+        return error_answer(
             "StateMachineTypeNotSupported",
             "This operation is not supported by this type of state machine",
         )
@@ -109,7 +109,7 @@ def start_sync_execution(
         logger.warning(
             "StartSyncExecution refused: %d executions are running, local_aws's limit", most
         )
-        return _error(
+        return error_answer(
             "ThrottlingException",
             f"local_aws runs at most {most} synchronous executions at a time for "
             f"{'callers of the states API' if for_api else 'integrations'}; "
@@ -124,12 +124,19 @@ _SCOPE = re.compile(r"Credential=(?P<key>[^/,]+)/\d{8}/(?P<region>[^/,]+)/states
 
 
 def serve_http(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes] | None:
-    """Answer a `states` API request for `StartSyncExecution` (a WSGI request, which moto
-    would answer "not implemented"): (status, headers, body), or None for any other request.
+    """Answer a `states` API request for `StartSyncExecution` or one of the actions of
+    `standard_executions.ACTIONS` (a WSGI request, which moto would answer "not implemented"
+    or only record): (status, headers, body), or None for any other request.
 
     Called before moto's lock is taken: the execution runs without it.
     """
-    if environ.get("HTTP_X_AMZ_TARGET", "") != f"AWSStepFunctions.{ACTION}":
+    from local_aws import standard_executions
+
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    prefix, _, action = target.partition(".")
+    if prefix != "AWSStepFunctions" or not (
+        action == ACTION or action in standard_executions.ACTIONS
+    ):
         return None
     scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
     if scope is None:
@@ -139,7 +146,7 @@ def serve_http(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], byt
     except ValueError:
         length = 0
     if length > MAX_REQUEST_BYTES:
-        status, body = _error(
+        status, body = error_answer(
             "ValidationException",
             f"the request is over {MAX_REQUEST_BYTES} bytes: `input` is at most "
             f"{MAX_INPUT_BYTES} bytes",
@@ -147,13 +154,15 @@ def serve_http(environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], byt
     else:
         data = environ["wsgi.input"].read(length) if length > 0 else b""
         account_id = environ.get("HTTP_X_MOTO_ACCOUNT_ID") or _account_of(scope["key"])
-        status, body = start_sync_execution(
-            account_id,
-            scope["region"],
-            data.decode("utf-8", "replace"),
-            EXPRESS_LIMIT_SECONDS,
-            for_api=True,
-        )
+        text = data.decode("utf-8", "replace")
+        if action == ACTION:
+            status, body = start_sync_execution(
+                account_id, scope["region"], text, EXPRESS_LIMIT_SECONDS, for_api=True
+            )
+        else:
+            status, body = standard_executions.EXECUTIONS.answer(
+                action, account_id, scope["region"], text
+            )
     encoded = body.encode()
     headers = [
         ("Content-Type", "application/x-amz-json-1.0"),
@@ -186,6 +195,7 @@ RUN_TASKS = frozenset(
         "sqs:sendmessage",
         "sns:publish",
         "events:putevents",
+        "apigateway:invoke",  # local WebSocket APIs' @connections (local_aws.invoke_task)
     }
 )
 _TASK_RESOURCE = re.compile(r"^arn:[\w-]+:states:::(?P<service>[\w-]+):(?P<action>\w+)$")
@@ -228,8 +238,8 @@ def _task_refusal(resource: object) -> str | None:
     return (
         f"local_aws does not run this Task state's Resource, {resource!r}. It runs Lambda "
         "functions (their ARN or arn:aws:states:::lambda:invoke) and arn:aws:states::: "
-        "dynamodb:getItem, putItem, deleteItem, updateItem, sqs:sendMessage, sns:publish and "
-        "events:putEvents (request-response, as Express state machines allow)"
+        "dynamodb:getItem, putItem, deleteItem, updateItem, sqs:sendMessage, sns:publish, "
+        "events:putEvents and apigateway:invoke (request-response)"
     )
 
 
@@ -249,7 +259,7 @@ def _states(document: object) -> Iterator[tuple[str, dict[str, Any]]]:
             pending.extend(state[key] for key in ("ItemProcessor", "Iterator") if key in state)
 
 
-def _request(body: str) -> dict[str, Any]:
+def read_request(body: str) -> dict[str, Any]:
     """The request's parameters, checked as Step Functions checks them."""
     try:
         request = json.loads(body)
@@ -286,7 +296,7 @@ def _request(body: str) -> dict[str, Any]:
     return {**request, "input": text}
 
 
-def _machine(account_id: str, region: str, arn: str) -> Machine:
+def read_machine(account_id: str, region: str, arn: str) -> Machine:
     """The state machine, read from moto under its lock. Raises moto's errors
     (InvalidArn, StateMachineDoesNotExist)."""
     from moto.stepfunctions.models import stepfunctions_backends
@@ -333,41 +343,18 @@ def _run(
         logger.warning("state machine %s: %s", machine.arn, refusal)
         on_end()
         return _ended(answer, started, "FAILED", error="States.Runtime", cause=refusal)
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            execution.start()
-        except Exception as error:  # a definition the interpreter cannot parse, say
-            failure.append(error)
-        finally:
-            _forget_finished_threads()
-            on_end()
-
     try:
-        execution = _sync_execution(
+        execution = interpreter_execution(
             machine, request["input"], answer["executionArn"], name, started
         )
-        thread = threading.Thread(target=run, name=f"sfn-{machine.name}", daemon=True)
-        thread.start()
     except BaseException:
         on_end()
         raise
-    thread.join(limit)
-    stopped = thread.is_alive()
-    if stopped:
-        _stop(execution, thread)
-    if failure:
-        cause = f"{type(failure[0]).__name__}: {failure[0]}"
-        logger.warning("state machine %s could not run: %s", machine.arn, cause)
-        return _ended(answer, started, "FAILED", error="States.Runtime", cause=cause)
+    ending = run_bounded(execution, machine, limit, on_end)
+    if ending.failure is not None:
+        return _ended(answer, started, "FAILED", error="States.Runtime", cause=ending.failure)
     status = getattr(execution, "sync_execution_status", None)
-    if stopped or status is None:
-        logger.warning(
-            "state machine %s: the execution was stopped after %.1f s (the caller's limit)",
-            machine.arn,
-            limit,
-        )
+    if ending.timed_out or status is None:
         return _ended(
             answer,
             started,
@@ -386,22 +373,104 @@ def _run(
     )
 
 
-def _sync_execution(
-    machine: Machine, input_text: str, execution_arn: str, name: str, started: datetime.datetime
+@dataclass(frozen=True)
+class Ending:
+    """How `run_bounded` saw an execution end."""
+
+    timed_out: bool  # stopped at the time limit
+    failure: str | None = None  # why the interpreter could not run it (a cause)
+
+
+# AWS: an execution's history holds at most 25,000 events; one that would write more fails.
+# local_aws applies it to every execution it runs (an Express one too, which has no
+# history on AWS): an endless loop of Pass and Choice states is stopped by it.
+MAX_HISTORY_EVENTS = 25_000
+_WATCH_SECONDS = 0.05  # how often a running execution's history is counted
+
+
+def run_bounded(
+    execution: Any, machine: Machine, limit: float, on_end: Callable[[], None]
+) -> Ending:
+    """Run an interpreter execution (`interpreter_execution`) on a thread of its own until it
+    ends, stopping it at ``limit`` seconds (TIMED_OUT) or at `MAX_HISTORY_EVENTS` (FAILED,
+    `States.Runtime`). Blocks the caller meanwhile; ``on_end`` is called once, when the
+    execution's thread really ends (it may outlive this call by `STOP_GRACE_SECONDS`)."""
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            execution.start()
+        except Exception as error:  # a definition the interpreter cannot parse, say
+            failure.append(error)
+        finally:
+            forget_finished_threads()
+            on_end()
+
+    try:
+        thread = threading.Thread(target=run, name=f"sfn-{machine.name}", daemon=True)
+        thread.start()
+    except BaseException:
+        on_end()
+        raise
+    deadline = time.monotonic() + limit
+    while thread.is_alive() and time.monotonic() < deadline:
+        thread.join(min(_WATCH_SECONDS, max(deadline - time.monotonic(), 0.0)))
+        if history_length(execution) > MAX_HISTORY_EVENTS:
+            _fail_for_history(execution, thread)
+            break
+    timed_out = thread.is_alive()
+    if timed_out:
+        logger.warning(
+            "state machine %s: the execution was stopped after %.1f s (the caller's limit)",
+            machine.arn,
+            limit,
+        )
+        stop_execution_thread(execution, thread, lambda env: env.set_timed_out())
+    if failure:
+        cause = f"{type(failure[0]).__name__}: {failure[0]}"
+        logger.warning("state machine %s could not run: %s", machine.arn, cause)
+        return Ending(timed_out=False, failure=cause)
+    return Ending(timed_out=timed_out)
+
+
+def history_length(execution: Any) -> int:
+    """How many events the execution's history holds so far (0 before it started)."""
+    env = getattr(execution.exec_worker, "env", None) if execution.exec_worker else None
+    events = getattr(getattr(env, "event_manager", None), "_history_event_list", None)
+    return len(events) if events is not None else 0
+
+
+def _fail_for_history(execution: Any, thread: threading.Thread) -> None:
+    from moto.stepfunctions.parser.api import ExecutionFailedEventDetails
+
+    cause = (
+        f"The execution reached the maximum number of history events "
+        f"({MAX_HISTORY_EVENTS}): local_aws stopped it"
+    )
+    logger.warning("%s: %s", execution.exec_arn, cause)
+    details = ExecutionFailedEventDetails(error="States.Runtime", cause=cause)
+    stop_execution_thread(execution, thread, lambda env: env.set_error(details))
+
+
+def interpreter_execution(
+    machine: Machine,
+    input_text: str,
+    execution_arn: str,
+    name: str,
+    started: datetime.datetime,
 ) -> Any:
-    """moto's interpreter's execution of the machine (not started)."""
+    """moto's interpreter's execution of the machine (not started). It runs on the thread
+    that starts it (moto's "sync" execution), whatever the machine's type."""
     from moto.stepfunctions.parser.api import StateMachineType
     from moto.stepfunctions.parser.backend.execution import SyncExecution
 
+    sm_type = StateMachineType(machine.sm_type)
     snapshot = _Snapshot(
-        arn=machine.arn,
-        name=machine.name,
-        definition=machine.definition,
-        sm_type=StateMachineType.EXPRESS,
+        arn=machine.arn, name=machine.name, definition=machine.definition, sm_type=sm_type
     )
     return SyncExecution(
         name=name,
-        sm_type=StateMachineType.EXPRESS,
+        sm_type=sm_type,
         role_arn=machine.role_arn,
         exec_arn=execution_arn,
         account_id=execution_arn.split(":")[4],
@@ -424,14 +493,17 @@ class _Snapshot:
     sm_type: Any
 
 
-def _stop(execution: Any, thread: threading.Thread) -> None:
-    """Tell the interpreter the execution timed out (a Wait state wakes up, a loop ends at
-    its next state) and give it `STOP_GRACE_SECONDS` to end."""
+def stop_execution_thread(
+    execution: Any, thread: threading.Thread, how: Callable[[Any], None]
+) -> None:
+    """Tell the interpreter to end the execution (``how(env)``: timed out, stopped, failed;
+    a Wait state wakes up, a loop ends at its next state) and give it `STOP_GRACE_SECONDS`
+    to end."""
     deadline = time.monotonic() + STOP_GRACE_SECONDS
     while thread.is_alive() and time.monotonic() < deadline:
-        env = getattr(execution.exec_worker, "env", None)
+        env = getattr(execution.exec_worker, "env", None) if execution.exec_worker else None
         if env is not None:
-            env.set_timed_out()
+            how(env)
             thread.join(max(deadline - time.monotonic(), 0.0))
             return
         thread.join(0.01)  # the interpreter is still parsing the definition
@@ -440,7 +512,7 @@ def _stop(execution: Any, thread: threading.Thread) -> None:
 _threads_lock = threading.Lock()
 
 
-def _forget_finished_threads() -> None:
+def forget_finished_threads() -> None:
     """moto's interpreter keeps every thread it starts in a module-level list; without this
     a long-running local_aws would keep one entry per execution and state forever."""
     from moto.stepfunctions.parser.utils import TMP_THREADS
@@ -477,7 +549,8 @@ def _ended(
     return answer
 
 
-def _error(error_type: str, message: str) -> tuple[int, str]:
+def error_answer(error_type: str, message: str) -> tuple[int, str]:
+    """A 400 answer of the `states` API: (status, JSON body with `__type` and `message`)."""
     return 400, json.dumps({"__type": error_type, "message": message})
 
 
@@ -516,14 +589,60 @@ CLIENT_MODULES = tuple(
 @dataclass
 class _Endpoint:
     url: str | None = None
+    wait_scale: float = 1.0
 
 
 _endpoint = _Endpoint()
 
 
-def register(endpoint_url: str) -> None:
-    """Send the interpreter's service calls (Task states) to the running local_aws."""
+def register(endpoint_url: str, wait_scale: float = 1.0) -> None:
+    """Send the interpreter's service calls (Task states) to the running local_aws, and
+    make its Wait states wait ``wait_scale`` times as long as they say (1: real time)."""
     _endpoint.url = endpoint_url
+    _endpoint.wait_scale = wait_scale
+
+
+# --------------------------------------------------------------------------------------
+# Wait states and inline Map states
+# --------------------------------------------------------------------------------------
+
+
+def scaled_wait(function: Any, env: Any, wait_seconds: float) -> None:
+    """moto's `WaitFunction._wait_interval`, waiting ``wait_seconds`` times the registered
+    scale (`Settings.sfn_wait_scale`: tests and demos run a Wait of minutes in a moment).
+
+    Hand-written in place of moto's: it waits again after an unrelated wake-up with the
+    remaining whole seconds, recursively; this waits for the exact rest, in a loop, and
+    returns as soon as the execution stops running (stopped, timed out, failed).
+    """
+    deadline = time.monotonic() + max(float(wait_seconds), 0.0) * _endpoint.wait_scale
+    while env.is_running():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        if not env.program_state_event.wait(left):
+            return
+        time.sleep(min(left, 0.01))  # woken by another frame's change: do not spin
+
+
+# AWS: an inline Map state runs at most 40 iterations at a time, whatever its MaxConcurrency
+# (0 means "as many as possible"). moto's interpreter starts one thread per item for 0: a
+# Map over 100,000 items would start 100,000 threads.
+MAX_INLINE_MAP_CONCURRENCY = 40
+
+
+def inline_map_bounded(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's inline Map evaluation, running at most `MAX_INLINE_MAP_CONCURRENCY`
+    iterations at a time."""
+
+    def eval_body(component: Any, env: Any) -> None:
+        eval_input = env.stack[-1]
+        wanted = getattr(eval_input, "max_concurrency", None)
+        if isinstance(wanted, int) and not 0 < wanted <= MAX_INLINE_MAP_CONCURRENCY:
+            eval_input.max_concurrency = MAX_INLINE_MAP_CONCURRENCY
+        original(component, env)
+
+    return eval_body
 
 
 def clients_at_local_aws(original: Callable[..., Any]) -> Callable[..., Any]:

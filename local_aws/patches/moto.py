@@ -38,6 +38,15 @@ from moto.core.common_models import BaseModel
 from moto.s3.models import FakeBucket
 from moto.sqs.models import SQSBackend
 from moto.stepfunctions.models import StateMachine
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.inline_iteration_component import (  # noqa: E501
+    InlineIterationComponent,
+)
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_api_gateway import (  # noqa: E501
+    StateTaskServiceApiGateway,
+)
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import (
+    WaitFunction,
+)
 
 from local_aws import (
     apigatewayv2,
@@ -48,6 +57,7 @@ from local_aws import (
     cloudwatch,
     deployments_api,
     event_sources,
+    invoke_task,
     lambda_invoke,
     lambda_packages,
     lambda_runtime,
@@ -249,6 +259,17 @@ REPLACEMENTS: tuple[Replacement, ...] = (
             importlib.import_module(module), "boto_client_for", step_functions.clients_at_local_aws
         )
         for module in step_functions.CLIENT_MODULES
+    ),
+    # Wait states wait the scaled time (Settings.sfn_wait_scale), and an inline Map runs at
+    # most 40 iterations at once, as on AWS (moto starts a thread per item).
+    Replacement(WaitFunction, "_wait_interval", _instead_of_moto_s(step_functions.scaled_wait)),
+    Replacement(InlineIterationComponent, "_eval_body", step_functions.inline_map_bounded),
+    # moto's apigateway:invoke sends LocalStack-style HTTP calls (and is called with an
+    # argument it does not take): a local WebSocket API's @connections answers in process.
+    Replacement(
+        StateTaskServiceApiGateway,
+        "_eval_service_task",
+        _instead_of_moto_s(invoke_task.eval_service_task),
     ),
 )
 

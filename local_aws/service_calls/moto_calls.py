@@ -15,7 +15,7 @@ from typing import Any
 # werkzeug comes with moto[server]: moto itself reads every request through it.
 from werkzeug.test import EnvironBuilder
 
-from local_aws import services, step_functions
+from local_aws import services, standard_executions, step_functions
 
 logger = logging.getLogger(__name__)
 
@@ -37,10 +37,14 @@ def call(
 
     An action moto does not implement is answered like any unknown action (400), with a
     line in the log that says so. Step Functions' `StartSyncExecution`, which moto lacks,
-    is run by `local_aws.step_functions`, for ``time_limit`` seconds at most.
+    is run by `local_aws.step_functions`, for ``time_limit`` seconds at most;
+    `StartExecution` and the calls about executions by `local_aws.standard_executions`.
     """
     if step_functions.is_sync_start(service, headers):
         return step_functions.start_sync_execution(account_id, region, body, time_limit)
+    action = standard_executions.is_execution_action(service, headers)
+    if action is not None:  # StartExecution: it runs, in the background
+        return standard_executions.EXECUTIONS.answer(action, account_id, region, body)
     all_headers = dict(headers)
     all_headers["Authorization"] = _SCOPE.format(region=region, service=service)
     all_headers["x-moto-account-id"] = account_id
