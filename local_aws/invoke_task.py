@@ -21,8 +21,10 @@ workflow pushes a message to a client (POST), reads a connection (GET) or closes
   body as its cause (moto's interpreter's own mapping): a gone connection is
   `ApiGateway.410`. Success is `{ResponseBody, StatusCode, StatusText, Headers}`.
 
-Hand-written in place of moto 5.2.5's Task, which sends the call over HTTP to
-LocalStack's `/_user_request_/` URLs (and is called with a keyword argument it does not take).
+Hand-written in place of moto 5.2.5's Task, which keeps only `ApiEndpoint` and `Method` of
+the parameters, sends the call over HTTP to LocalStack's `/_user_request_/` URLs, and fails
+on its own errors (it is called with an argument it does not take, and builds its failure
+event without the arguments the interpreter's event takes).
 """
 
 from __future__ import annotations
@@ -51,6 +53,20 @@ _API_ENDPOINT = re.compile(
     r"(?:(?P<region>[a-z]{2}(?:-[a-z]+)+-\d{1,2})\.amazonaws\.com|localhost)$"
 )
 _CONNECTIONS_PATH = re.compile(r"^/?@connections/(?P<id>[^/?#]{1,256})$")
+# AWS's parameters of the Task (moto's interpreter drops any other; its own list has two).
+PARAMETERS = frozenset(
+    {
+        "ApiEndpoint",
+        "Method",
+        "Headers",
+        "Stage",
+        "Path",
+        "QueryParameters",
+        "RequestBody",
+        "AllowNullValues",
+        "AuthType",
+    }
+)
 METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})  # AWS: RequestBody only with these
 ACTION = "execute-api:ManageConnections"
@@ -265,3 +281,36 @@ def eval_service_task(
             response=response,  # type: ignore[arg-type]  # what moto reads of a response
         )
     env.stack.append(invoke_output(status, body, content_type))
+
+
+def failure_event(task: Any, env: Any, ex: Exception) -> Any:
+    """`StateTaskServiceApiGateway._from_error`: the Task's failure, `ApiGateway.<status>`
+    with the response body as its cause for a call answered with an error, else
+    `ApiGateway.<exception>` (the Step Functions guide's error handling for API Gateway)."""
+    from moto.stepfunctions.parser.api import HistoryEventType, TaskFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+        CustomErrorName,
+    )
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import (
+        FailureEvent,
+    )
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    response = getattr(ex, "response", None)
+    if isinstance(response, _Response):
+        error, cause = f"ApiGateway.{response.status_code}", response.text
+    else:
+        error, cause = f"ApiGateway.{type(ex).__name__}", str(ex)
+    return FailureEvent(
+        env=env,
+        error_name=CustomErrorName(error),
+        event_type=HistoryEventType.TaskFailed,
+        event_details=EventDetails(  # type: ignore[typeddict-item]  # total=False in spirit
+            taskFailedEventDetails=TaskFailedEventDetails(
+                error=error,
+                cause=cause,
+                resource=task._get_sfn_resource(),
+                resourceType=task._get_sfn_resource_type(),
+            )
+        ),
+    )

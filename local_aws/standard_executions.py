@@ -217,6 +217,10 @@ class Executions:
         cause: str | None = None,
     ) -> None:
         events = _events_of(record.execution)
+        if status == "ABORTED" and events and events[-1].get("type") != "ExecutionAborted":
+            # Stopped before its first state ran: moto's interpreter then never gets to
+            # writing the event that ends an aborted execution's history on AWS.
+            events.append(_aborted_event(events[-1], record.stop_reason))
         with self._lock:
             if record.status != "RUNNING":
                 return
@@ -322,6 +326,22 @@ def _events_of(execution: Any) -> list[dict[str, Any]]:
     if env is None:
         return []
     return [_json_ready(event) for event in env.event_manager.get_event_history()]
+
+
+def _aborted_event(
+    last: dict[str, Any], reason: tuple[str | None, str | None] | None
+) -> dict[str, Any]:
+    error, cause = reason or (None, None)
+    details = {
+        key: value for key, value in (("error", error), ("cause", cause)) if value is not None
+    }
+    return {
+        "timestamp": datetime.datetime.now(tz=datetime.UTC).timestamp(),
+        "type": "ExecutionAborted",
+        "id": int(last.get("id", 0)) + 1,
+        "previousEventId": 0,
+        "executionAbortedEventDetails": details,
+    }
 
 
 def _json_ready(value: Any) -> Any:

@@ -682,10 +682,43 @@ def clients_at_local_aws(original: Callable[..., Any]) -> Callable[..., Any]:
 MACHINE_TYPES = ("STANDARD", "EXPRESS")
 
 
+def definition_properties(properties: dict[str, Any]) -> dict[str, Any]:
+    """A template's state machine properties with the `DefinitionString` moto reads: the
+    `Definition` object as JSON if there is no string, and `DefinitionSubstitutions` applied
+    to it (each `${key}` of the map replaced by its value; AWS::StepFunctions::StateMachine
+    in the CloudFormation reference). moto 5.2.5 does neither."""
+    properties = dict(properties)
+    definition = properties.get("Definition")
+    if "DefinitionString" not in properties and isinstance(definition, dict):
+        properties["DefinitionString"] = json.dumps(definition)
+    substitutions = properties.get("DefinitionSubstitutions")
+    text = properties.get("DefinitionString")
+    if isinstance(substitutions, dict) and substitutions and isinstance(text, str):
+        properties["DefinitionString"] = substitute(text, substitutions)
+    return properties
+
+
+_PLACEHOLDER = re.compile(r"\$\{(?P<key>[^${}]{1,256})\}")
+
+
+def substitute(definition: str, substitutions: dict[str, Any]) -> str:
+    """Replace each `${key}` whose key the map has by its value (a string, or a number or
+    boolean as its JSON text); other `${...}` are left as they are (pure, one pass)."""
+    values = {str(key): value for key, value in substitutions.items()}
+
+    def value_of(match: re.Match[str]) -> str:
+        value = values.get(match["key"])
+        if value is None:
+            return match[0]
+        return value if isinstance(value, str) else json.dumps(value)
+
+    return _PLACEHOLDER.sub(value_of, definition)
+
+
 def creating_with_its_type(create: Callable[..., Any]) -> Callable[..., Any]:
     """moto's `AWS::StepFunctions::StateMachine` creation, honouring `StateMachineType`
-    (moto 5.2.5 makes every template's machine STANDARD) and a `Definition` given as an
-    object rather than a `DefinitionString`."""
+    (moto 5.2.5 makes every template's machine STANDARD), a `Definition` given as an object
+    rather than a `DefinitionString`, and `DefinitionSubstitutions`."""
 
     def create_from_template(
         cls: Any,
@@ -695,16 +728,32 @@ def creating_with_its_type(create: Callable[..., Any]) -> Callable[..., Any]:
         region_name: str,
         **kwargs: Any,
     ) -> Any:
-        properties = dict(cloudformation_json.get("Properties") or {})
+        properties = definition_properties(cloudformation_json.get("Properties") or {})
         machine_type = properties.get("StateMachineType", "STANDARD")
         if machine_type not in MACHINE_TYPES:
             raise ValueError(f"StateMachineType must be STANDARD or EXPRESS, not {machine_type!r}")
-        definition = properties.get("Definition")
-        if "DefinitionString" not in properties and isinstance(definition, dict):
-            properties["DefinitionString"] = json.dumps(definition)
         template = {**cloudformation_json, "Properties": properties}
         machine = create(cls, resource_name, template, account_id, region_name, **kwargs)
         machine.type = machine_type
         return machine
 
     return create_from_template
+
+
+def updating_its_definition(update: Callable[..., Any]) -> Callable[..., Any]:
+    """moto's update of a template's state machine, reading its definition as creation does
+    (`definition_properties`): moto's reads only `DefinitionString`, unsubstituted."""
+
+    def update_from_template(
+        cls: Any,
+        original_resource: Any,
+        new_resource_name: str,
+        cloudformation_json: Any,
+        account_id: str,
+        region_name: str,
+    ) -> Any:
+        properties = definition_properties(cloudformation_json.get("Properties") or {})
+        template = {**cloudformation_json, "Properties": properties}
+        return update(cls, original_resource, new_resource_name, template, account_id, region_name)
+
+    return update_from_template

@@ -246,11 +246,17 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         lambda original: classmethod(lambda_runtime.zipping_inline_node_code(original.__func__)),
     ),
     # moto makes every template's state machine STANDARD, whatever its StateMachineType,
-    # and reads only DefinitionString: an EXPRESS machine could never be started in sync.
+    # and reads only DefinitionString, without its DefinitionSubstitutions: an EXPRESS
+    # machine could never be started in sync, a substituted ARN never called.
     Replacement(
         StateMachine,
         "create_from_cloudformation_json",
         lambda original: classmethod(step_functions.creating_with_its_type(original.__func__)),
+    ),
+    Replacement(
+        StateMachine,
+        "update_from_cloudformation_json",
+        lambda original: classmethod(step_functions.updating_its_definition(original.__func__)),
     ),
     # moto's state machine interpreter calls services at localhost:$MOTO_PORT (5000): its
     # Task states call local_aws instead.
@@ -270,6 +276,14 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         StateTaskServiceApiGateway,
         "_eval_service_task",
         _instead_of_moto_s(invoke_task.eval_service_task),
+    ),
+    Replacement(
+        StateTaskServiceApiGateway, "_from_error", _instead_of_moto_s(invoke_task.failure_event)
+    ),
+    Replacement(
+        StateTaskServiceApiGateway,
+        "_SUPPORTED_API_PARAM_BINDINGS",
+        _instead_of_moto_s({"invoke": invoke_task.PARAMETERS}),
     ),
 )
 

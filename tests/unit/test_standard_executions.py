@@ -122,6 +122,8 @@ def test_stop_execution_aborts_a_waiting_execution_at_once(sfn, executions) -> N
     assert status == 200 and "stopDate" in stopped
     answer = ended(executions, arn, seconds=5.0)
     assert (answer["status"], answer["error"], answer["cause"]) == ("ABORTED", "Enough", "a test")
+    events = call(executions, "GetExecutionHistory", executionArn=arn)[1]["events"]
+    assert events[-1]["type"] == "ExecutionAborted"
 
 
 def test_a_fail_state_ends_failed_with_its_error_and_cause(sfn, executions) -> None:
