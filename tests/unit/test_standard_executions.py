@@ -357,3 +357,56 @@ def test_a_map_over_many_items_runs_with_few_threads(sfn, executions) -> None:
     assert answer["status"] == "SUCCEEDED"
     assert len(json.loads(answer["output"])) == 5000
     assert max(most) - before <= 100  # 40 iterations, their frames and the execution
+
+
+def nested_parallel(depth: int) -> str:
+    """A definition of `depth` Parallel states, each the only branch of the one above
+    (written as text: it nests deeper than `json.dumps` can go)."""
+    text = '{"StartAt": "Leaf", "States": {"Leaf": {"Type": "Pass", "End": true}}}'
+    for _ in range(depth):
+        text = (
+            '{"StartAt": "Fork", "States": {"Fork": {"Type": "Parallel", "Branches": ['
+            + text
+            + '], "End": true}}}'
+        )
+    return text
+
+
+def machine_of_text(sfn: Any, definition: str) -> str:
+    name = f"m{len(sfn.list_state_machines()['stateMachines'])}"
+    return sfn.create_state_machine(name=name, definition=definition, roleArn=ROLE)[
+        "stateMachineArn"
+    ]
+
+
+def test_a_definition_nested_too_deep_to_parse_fails_and_frees_its_slot(sfn, executions) -> None:
+    """1,000 Parallel states deep: the interpreter's parser gives up (its recursion limit);
+    the execution fails instead of the thread dying unseen, and its slot is free again."""
+    arn = start(executions, machine_of_text(sfn, nested_parallel(1000)))
+    answer = ended(executions, arn, seconds=60)
+    assert (answer["status"], answer["error"]) == ("FAILED", "States.Runtime")
+    assert "Recursion" in answer["cause"]
+    for _ in range(2):  # both slots are free
+        ended(executions, start(executions, machine(sfn, PASS)))
+
+
+def test_a_shallow_nesting_runs(sfn, executions) -> None:
+    answer = ended(executions, start(executions, machine_of_text(sfn, nested_parallel(5))))
+    assert answer["status"] == "SUCCEEDED"
+
+
+def test_bad_apigateway_invoke_parameters_fail_the_task(sfn, executions) -> None:
+    definition = {
+        "StartAt": "Tell",
+        "States": {
+            "Tell": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::apigateway:invoke",
+                "Parameters": {"ApiEndpoint": "abc.execute-api.localhost", "Method": "FETCH"},
+                "End": True,
+            }
+        },
+    }
+    answer = ended(executions, start(executions, machine(sfn, definition)))
+    assert (answer["status"], answer["error"]) == ("FAILED", "ApiGateway.BadParameters")
+    assert "Method must be one of" in answer["cause"]
