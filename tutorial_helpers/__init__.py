@@ -18,6 +18,7 @@
 | `cleanup` | delete the stack(s), list what is left (`python -m tutorial_helpers.cleanup`) |
 | `room` | one stack for a room: who is there, a message to all (`python -m ...room`) |
 | `observe` | notebook 09's stack (`cfn/observed.yaml`), its logs, metrics and error probes |
+| `workflows` | notebook 09's callback stack (`cfn/sfn.yaml`): its workflow and history |
 | `chat` | notebook 07's chat stack (`cfn/chat.yaml`), handshake status, its browser page |
 | `notebook_errors` | errors in a notebook as one line saying what to do (installed on import) |
 
