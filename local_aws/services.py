@@ -33,12 +33,13 @@ def moto_dispatcher() -> DomainDispatcherApplication:
 
 def wsgi_app() -> Callable[..., Iterable[bytes]]:
     """moto's server as a WSGI app that holds the lock while it handles a request
-    (`StartSyncExecution` excepted: `local_aws.step_functions` answers it)."""
+    (`StartSyncExecution` and the calls about executions excepted: `local_aws.step_functions`
+    and `local_aws.standard_executions` answer them)."""
 
     from local_aws import step_functions  # it uses this module's lock
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        # StartSyncExecution runs a state machine: not under the lock (moto lacks it anyway).
+        # Executions run state machines: not under the lock (moto lacks or only records them).
         served = step_functions.serve_http(environ)
         if served is not None:
             start_response(served[0], served[1])

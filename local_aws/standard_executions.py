@@ -171,9 +171,12 @@ class Executions:
 
     def _run(self, record: Record) -> None:
         """The execution's own thread: run it to its end, then record how it ended."""
-        limit = LOCAL_LIMIT_SECONDS
-        if record.machine.sm_type == "EXPRESS":
-            limit = min(limit, step_functions.EXPRESS_LIMIT_SECONDS)
+        aws_limit = (
+            step_functions.EXPRESS_LIMIT_SECONDS
+            if record.machine.sm_type == "EXPRESS"
+            else STANDARD_LIMIT_SECONDS
+        )
+        limit = min(aws_limit, LOCAL_LIMIT_SECONDS)
         try:
             # The slot is released when the execution's thread really ends.
             ending = step_functions.run_bounded(

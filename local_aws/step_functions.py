@@ -8,7 +8,11 @@ started this way (400 StateMachineTypeNotSupported otherwise).
 
 What the interpreter runs (docs/fidelity.md): Pass, Choice, Wait, Succeed, Fail, Parallel,
 inline Map states, and Task states calling Lambda, DynamoDB items, SQS, SNS or EventBridge
-(`RUN_TASKS`), which it calls through boto3 at local_aws's own endpoint (`register`).
+(`RUN_TASKS`), which it calls through boto3 at local_aws's own endpoint (`register`), and
+`apigateway:invoke` to a local WebSocket API's @connections (in process: `invoke_task`).
+Wait states wait the registered scale of their time (`scaled_wait`); an inline Map runs
+at most 40 iterations at once (`inline_map_bounded`). The same pieces run `StartExecution`
+in the background (`local_aws.standard_executions`).
 (`states:startExecution` is not among them: moto 5.2.5's interpreter sends it with
 `StateMachineArn`, which botocore does not know, and the Task fails.) A definition with
 any other Task resource (or a distributed Map reading from S3) is not run: the answer is
