@@ -410,3 +410,27 @@ def test_bad_apigateway_invoke_parameters_fail_the_task(sfn, executions) -> None
     answer = ended(executions, start(executions, machine(sfn, definition)))
     assert (answer["status"], answer["error"]) == ("FAILED", "ApiGateway.BadParameters")
     assert "Method must be one of" in answer["cause"]
+
+
+def test_an_execution_past_the_local_limit_times_out(sfn, executions, monkeypatch) -> None:
+    """AWS's year is clipped to local_aws's hour (here a fraction of a second)."""
+    monkeypatch.setattr(standard_executions, "LOCAL_LIMIT_SECONDS", 0.3)
+    answer = ended(executions, start(executions, machine(sfn, WAIT_MINUTE)))
+    assert (answer["status"], answer["error"]) == ("TIMED_OUT", "States.Timeout")
+    assert "after 0.3 s, its local limit" in answer["cause"]
+
+
+def test_history_without_execution_data_has_no_input_or_output(sfn, executions) -> None:
+    arn = start(executions, machine(sfn, PASS), input='{"secret": 1}')
+    ended(executions, arn)
+    _, history = call(
+        executions, "GetExecutionHistory", executionArn=arn, includeExecutionData=False
+    )
+    assert "secret" not in json.dumps(history)
+    assert [event["type"] for event in history["events"]][0] == "ExecutionStarted"
+
+
+def test_an_express_machine_started_asynchronously_has_an_express_arn(sfn, executions) -> None:
+    arn = start(executions, machine(sfn, PASS, kind="EXPRESS"), name="quick")
+    assert arn.startswith(f"arn:aws:states:{REGION}:{ACCOUNT}:express:m0:quick:")
+    assert ended(executions, arn)["status"] == "SUCCEEDED"
