@@ -119,6 +119,57 @@ def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
         executor.shutdown()
 
 
+def test_a_blocking_call_s_error_reaches_its_caller_and_frees_the_thread() -> None:
+    executor = ThreadPoolExecutor(max_workers=2)
+    integrations = Integrations(runtime=None, executor=executor)  # type: ignore[arg-type]
+
+    def failing() -> None:
+        raise LookupError("no such item")
+
+    async def scenario() -> list[str]:
+        for _ in range(THREADS_PER_API + 1):  # each failure gives its thread back
+            with pytest.raises(LookupError, match="no such item"):
+                await integrations._in_thread("api", failing)
+        return await asyncio.gather(
+            *(integrations._in_thread("api", str, n) for n in range(THREADS_PER_API))
+        )
+
+    try:
+        assert asyncio.run(scenario()) == [str(n) for n in range(THREADS_PER_API)]
+    finally:
+        executor.shutdown()
+
+
+def test_a_call_whose_caller_gave_up_before_it_started_never_runs() -> None:
+    executor = ThreadPoolExecutor(max_workers=1)  # busy with the first call
+    integrations = Integrations(runtime=None, executor=executor)  # type: ignore[arg-type]
+    release = threading.Event()
+    ran: list[str] = []
+
+    def call(name: str) -> None:
+        ran.append(name)
+        release.wait(5)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(integrations._in_thread("a", call, "first"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):  # as an integration's timeout does
+                await integrations._in_thread("b", call, "second")
+        release.set()
+        await first
+        assert await integrations._in_thread("b", lambda: "b's place is free") == (
+            "b's place is free"
+        )
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        release.set()
+        executor.shutdown()
+    assert ran == ["first"]
+
+
 # --------------------------------------------------------------------------------------
 # An `AWS` integration's outcome, for the steps that need no service
 # --------------------------------------------------------------------------------------
