@@ -34,6 +34,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
+from moto.core.base_backend import BackendDict
 from moto.core.common_models import BaseModel
 from moto.s3.models import FakeBucket
 from moto.sqs.models import SQSBackend
@@ -72,12 +73,30 @@ def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     return object.__new__(cls)
 
 
+def _known_accounts_first(original: Any) -> Any:
+    """`BackendDict.__getitem__` for an account it already holds: a plain dict read.
+
+    moto's takes a global lock and scans a list of every service's backends on each read
+    (up to 5 µs; several per integration call and one per message); only the first read of
+    an account needs that, and its entry exists only once that read is done (moto's reset
+    empties every BackendDict along with the list)."""
+
+    def getitem(self: Any, account_id: str) -> Any:
+        if dict.__contains__(self, account_id):
+            return dict.__getitem__(self, account_id)
+        return original(self, account_id)
+
+    return getitem
+
+
 def _instead_of_moto_s(new: Any) -> Callable[[Any], Any]:
     """A replacement that does not build on moto's original."""
     return lambda _original: new
 
 
 REPLACEMENTS: tuple[Replacement, ...] = (
+    # Reading a service's backend of a known account costs a dict lookup, not moto's lock.
+    Replacement(BackendDict, "__getitem__", _known_accounts_first),
     # moto keeps a reference to every model object it ever creates, for its dashboard: each
     # DynamoDB item written by a `$connect` would stay in memory after its `$disconnect`
     # deleted it, and a long-running local_aws would grow with every connection. local_aws
