@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,6 +11,8 @@ import airspeed
 
 from local_aws.vtl import compiled, limits
 from local_aws.vtl.variables import UTIL, Input
+
+logger = logging.getLogger(__name__)
 
 
 class TemplateError(ValueError):
@@ -31,8 +34,14 @@ def compile_template(text: str) -> airspeed.Template:
 
 @functools.lru_cache(maxsize=256)
 def _compiled(text: str) -> Callable[[dict[str, Any]], str]:
-    """The template compiled into closures (`compiled`), once per template text."""
-    return compiled.compile_body(compile_template(text).root_element)
+    """The template compiled into closures (`compiled`), once per template text; airspeed's
+    interpreter for a tree the compiler cannot take (e.g. nested too deep for it)."""
+    parsed = compile_template(text)
+    try:
+        return compiled.compile_body(parsed.root_element)
+    except Exception:
+        logger.warning("mapping template not compiled, interpreted instead", exc_info=True)
+        return lambda namespace: str(parsed.merge(namespace))
 
 
 def _plain(value: Any) -> Any:

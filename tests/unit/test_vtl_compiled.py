@@ -216,3 +216,14 @@ def test_the_interpreter_fixture_really_interprets(interpreted) -> None:
     finally:
         del template.merge
     assert calls == ["merge"]
+
+
+def test_a_template_the_compiler_cannot_take_is_interpreted(monkeypatch) -> None:
+    compiled = importlib.import_module("local_aws.vtl.compiled")
+
+    def cannot(body: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(compiled, "compile_body", cannot)
+    template = "#set($x = 'interpreted')$x, for $context.stage"  # not rendered before
+    assert render(template, context={"stage": "api"}) == "interpreted, for api"
