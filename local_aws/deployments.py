@@ -275,6 +275,12 @@ class Deployments:
         entry = self._stages.get((api_id, stage))
         return entry[1] if entry is not None else None
 
+    def account_and_region(self, api_id: str, stage: str) -> tuple[str, str] | None:
+        """The account and region of the API serving `/{api_id}/{stage}` (cheap: no snapshot
+        is built), or None if none is deployed."""
+        entry = self._stages.get((api_id, stage))
+        return (entry[0], entry[1]) if entry is not None else None
+
     def lookup(self, api_id: str, stage: str) -> DeployedApi | None:
         """What `/{api_id}/{stage}` serves, or None if nothing is deployed there."""
         with self._lock:

@@ -232,7 +232,7 @@ class Gateway:
             limit = self._settings.message_limit_bytes
             await _send_quietly(connection, reply_frame(outcome.body, request, limit))
             if self._observer is not None:
-                self._observer.message_sent(deployed, client)
+                self._observer.message_sent(deployed.account_id, deployed.region, client)
 
     def _allowed(self, deployed: DeployedApi, route_key: str) -> bool:
         """Whether the route's token bucket has room for one more request (it takes it)."""

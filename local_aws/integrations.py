@@ -153,13 +153,31 @@ class Integrations:
         except BaseException:
             threads.release()
             raise
+        # One hand-back to the loop per call, which both frees the thread's place and answers
+        # the caller (asyncio.wrap_future plus a release callback would wake the loop twice).
+        waiter: asyncio.Future[T] = loop.create_future()
 
-        def release(_: ThreadFuture[T]) -> None:
+        def settle() -> None:  # on the loop, once the call has really ended
+            threads.release()
+            if waiter.cancelled():  # the caller stopped waiting (timeout)
+                return
+            if future.cancelled():
+                waiter.cancel()
+            elif (error := future.exception()) is not None:
+                waiter.set_exception(error)
+            else:
+                waiter.set_result(future.result())
+
+        def ended(_: ThreadFuture[T]) -> None:  # on the executor's thread
             with contextlib.suppress(RuntimeError):  # the loop is closed: nothing waits now
-                loop.call_soon_threadsafe(threads.release)
+                loop.call_soon_threadsafe(settle)
 
-        future.add_done_callback(release)
-        return await asyncio.wrap_future(future)
+        future.add_done_callback(ended)
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            future.cancel()  # not started yet: it never will be
+            raise
 
     async def _lambda_proxy(
         self, deployed: DeployedApi, integration: Integration, request: events.Request

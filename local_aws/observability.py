@@ -85,6 +85,8 @@ class Sent:
 
     client: events.Client
     epoch_ms: int
+    account_id: str  # of the client's API, whose metrics count it
+    region: str
 
 
 # ------------------------------------------------------------------------- metrics
@@ -251,19 +253,23 @@ class Observer:
 
     def __init__(self, executor: Executor) -> None:
         self._executor = executor
-        self._pending: list[tuple[DeployedApi, Finished | Sent]] = []
+        self._pending: list[tuple[DeployedApi | None, Finished | Sent]] = []
         self._flush_scheduled = False
         # AWS names a stage's log streams with opaque ids; one per stage and kind here.
         self._streams: dict[tuple[str, str], str] = {}
         self._execution_streams: dict[tuple[str, str], str] = {}
         self._warned: set[str] = set()  # a misconfiguration is logged once, not per request
 
-    def message_sent(self, deployed: DeployedApi, client: events.Client) -> None:
-        """Queue one message sent to a client (on the event loop: cheap, never blocks)."""
-        self.request_done(deployed, Sent(client, events.now_ms()))
+    def message_sent(self, account_id: str, region: str, client: events.Client) -> None:
+        """Queue one message sent to a client of an API of `account_id` in `region` (on the
+        event loop: cheap, never blocks)."""
+        self._queue(None, Sent(client, events.now_ms(), account_id, region))
 
-    def request_done(self, deployed: DeployedApi, done: Finished | Sent) -> None:
+    def request_done(self, deployed: DeployedApi, done: Finished) -> None:
         """Queue one finished request (on the event loop: cheap, never blocks)."""
+        self._queue(deployed, done)
+
+    def _queue(self, deployed: DeployedApi | None, done: Finished | Sent) -> None:
         if len(self._pending) >= MAX_PENDING_REQUESTS:
             return
         self._pending.append((deployed, done))
@@ -276,26 +282,36 @@ class Observer:
         self._flush_scheduled = False
         asyncio.get_running_loop().run_in_executor(self._executor, self.write, pending)
 
-    def write(self, pending: Iterable[tuple[DeployedApi, Finished | Sent]]) -> None:
-        """Publish the metrics and access log lines of `pending` to moto (blocking)."""
+    def write(self, pending: Iterable[tuple[DeployedApi | None, Finished | Sent]]) -> None:
+        """Publish the metrics and access log lines of `pending` to moto (blocking).
+
+        Each entry is a finished request with the API that served it, or a message sent
+        (`Sent`, which names its API's account and region) with None.
+        """
         by_account: dict[tuple[str, str], MetricAggregator] = {}
         lines: dict[tuple[str, str, str, str], list[dict[str, object]]] = {}
         executions: dict[tuple[str, str, str, str], list[dict[str, object]]] = {}
         try:
             pending = list(pending)
-            stages = {(d.account_id, d.region, d.api_id, d.stage): d for d, _ in pending}
+            stages = {
+                (d.account_id, d.region, d.api_id, d.stage): d for d, _ in pending if d is not None
+            }
             with services.LOCK:  # only moto's reads and writes hold the lock, not rendering
                 settings = {key: _stage_settings(d) for key, d in stages.items()}
             for deployed, done in pending:
+                if isinstance(done, Sent):
+                    sent_to = by_account.setdefault(
+                        (done.account_id, done.region), MetricAggregator()
+                    )
+                    record_sent(sent_to, done)
+                    continue
+                assert deployed is not None
                 stage = settings[
                     (deployed.account_id, deployed.region, deployed.api_id, deployed.stage)
                 ]
                 aggregator = by_account.setdefault(
                     (deployed.account_id, deployed.region), MetricAggregator()
                 )
-                if isinstance(done, Sent):
-                    record_sent(aggregator, done)
-                    continue
                 record_metrics(aggregator, done, stage.route(None).detailed_metrics)
                 line = self._access_log_line(deployed, done, stage.access_log)
                 if line is not None:

@@ -121,9 +121,9 @@ class LocalAws:
 
     def _count_post(self, client: Client) -> None:
         """An `@connections` post reached `client`: a MessageCount of its API's stage."""
-        deployed = self.deployments.lookup(client.api_id, client.stage)
-        if deployed is not None:
-            self.observer.message_sent(deployed, client)
+        where = self.deployments.account_and_region(client.api_id, client.stage)
+        if where is not None:
+            self.observer.message_sent(*where, client)
 
     def _locate(self, api_id: str, stage: str) -> tuple[str, str] | None:
         """(account, region) of the WebSocket API deployed at `/{api_id}/{stage}`, or None."""

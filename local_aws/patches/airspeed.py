@@ -15,7 +15,6 @@ check that each still exists in the pinned version.
 from __future__ import annotations
 
 import re
-from collections.abc import Sized
 from typing import Any
 
 import airspeed
@@ -127,6 +126,7 @@ def _parse_condition(self: Any) -> None:
         raise airspeed.NoMatch()  # "#if" without "(" is plain text
     expression = self.require_next_element(airspeed.ParenthesizedExpression, "(condition)")
     self.optional_match(airspeed.WHITESPACE_TO_END_OF_LINE)
+    self.expression = expression  # for local_aws.vtl.compiled
     self.calculate = lambda namespace, loader: velocity.truthy(
         expression.calculate(namespace, loader)
     )
@@ -161,31 +161,10 @@ def _foreach(self: Any, stream: Any, namespace: Any, loader: Any) -> None:
     share the time budget.
     """
     iterable = self.value.calculate(namespace, loader)
-    if iterable is None:
-        return
-    if hasattr(iterable, "keys"):
-        iterable = iterable.keys()
-    try:
-        iter(iterable)
-    except TypeError:
-        raise ValueError(
-            f"value for ${self.loop_var_name} is not iterable in #foreach: {iterable!r}"
-        ) from None
-    length = len(iterable) if isinstance(iterable, Sized) else -1
-    for counter, item in enumerate(iterable, start=1):
-        limits.check_iterations(counter)
-        local = airspeed.LocalNamespace(namespace)
-        local["velocityCount"] = counter
-        local["velocityHasNext"] = counter < length
-        local["foreach"] = {
-            "count": counter,
-            "index": counter - 1,
-            "hasNext": counter < length,
-            "first": counter == 1,
-            "last": counter == length,
-        }
-        local[self.loop_var_name] = item
-        self.block.evaluate(stream, local, loader)
+    for scope in velocity.foreach_scopes(
+        iterable, self.loop_var_name, lambda: airspeed.LocalNamespace(namespace)
+    ):
+        self.block.evaluate(stream, scope, loader)
 
 
 def _evaluate_set(self: Any, stream: Any, namespace: Any, loader: Any) -> None:

@@ -34,7 +34,11 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
+from moto.core.base_backend import BackendDict
 from moto.core.common_models import BaseModel
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.dynamodb.models.utilities import bytesize
 from moto.s3.models import FakeBucket
 from moto.sqs.models import SQSBackend
 from moto.stepfunctions.models import StateMachine
@@ -82,12 +86,57 @@ def _untracked_new(cls: type, *args: Any, **kwargs: Any) -> Any:
     return object.__new__(cls)
 
 
+def _known_accounts_first(original: Any) -> Any:
+    """`BackendDict.__getitem__` for an account it already holds: a plain dict read.
+
+    moto's takes a global lock and scans a list of every service's backends on each read
+    (up to 5 µs; several per integration call and one per message); only the first read of
+    an account needs that, and its entry exists only once that read is done (moto's reset
+    empties every BackendDict along with the list)."""
+
+    def getitem(self: Any, account_id: str) -> Any:
+        if dict.__contains__(self, account_id):
+            return dict.__getitem__(self, account_id)
+        return original(self, account_id)
+
+    return getitem
+
+
+# moto's bound on a DynamoDB item, in bytes of attribute names and values (its LimitedSizeDict)
+_MOTO_ITEM_LIMIT_BYTES = 405_000
+
+
+def _item_sized_in_one_pass(
+    self: Any, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]
+) -> None:
+    """`Item.__init__` with moto's size check done in one pass.
+
+    moto's LimitedSizeDict adds up the size of every attribute already set before it sets
+    the next one: quadratic, and half the cost of the `$connect` PutItem. Here sizes are
+    added as attributes come, so the same attribute makes it raise ItemSizeTooLarge.
+    """
+    self.hash_key = hash_key
+    self.range_key = range_key
+    self.attrs = LimitedSizeDict()
+    size = 0
+    for key, value in attrs.items():
+        attribute = DynamoType(value)
+        size += bytesize(key) + attribute.size()
+        if size > _MOTO_ITEM_LIMIT_BYTES:
+            raise ItemSizeTooLarge
+        dict.__setitem__(self.attrs, key, attribute)
+
+
 def _instead_of_moto_s(new: Any) -> Callable[[Any], Any]:
     """A replacement that does not build on moto's original."""
     return lambda _original: new
 
 
 REPLACEMENTS: tuple[Replacement, ...] = (
+    # Reading a service's backend of a known account costs a dict lookup, not moto's lock.
+    Replacement(BackendDict, "__getitem__", _known_accounts_first),
+    # A DynamoDB item's size is checked in one pass, not once per attribute.
+    Replacement(Item, "__init__", _instead_of_moto_s(_item_sized_in_one_pass)),
     # moto keeps a reference to every model object it ever creates, for its dashboard: each
     # DynamoDB item written by a `$connect` would stay in memory after its `$disconnect`
     # deleted it, and a long-running local_aws would grow with every connection. local_aws

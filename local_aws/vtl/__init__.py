@@ -4,6 +4,7 @@ airspeed parses and evaluates the templates; this package adds what API Gateway 
 rely on from Java-based Velocity:
 
 - ``render``: compile and render a template (``compile_template``, ``TemplateError``);
+- ``compiled``: the parsed template turned into closures once, which is what renders;
 - ``variables``: ``$input`` with its ``jsonpath`` subset, and ``$util``;
 - ``java``, ``java_regex``, ``java_methods``: Java ``toString()``, UTF-16 strings, Java
   regexes and the ``String``/``Map``/``List`` methods a template may call;

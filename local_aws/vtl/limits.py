@@ -50,10 +50,20 @@ class LimitExceeded(Exception):
 
 
 @dataclass
-class _Budget:
+class Budget:
+    """What is left to one render."""
+
     deadline: float
     characters: int
     next_yield: float
+
+    def spend(self, characters: int) -> None:
+        """Count characters just produced; raise when the render has produced too many."""
+        self.characters -= characters
+        if self.characters < 0:
+            raise LimitExceeded(
+                f"mapping template produced over {MAX_RENDER_CHARACTERS} characters"
+            )
 
 
 _state = threading.local()  # each render runs on one thread, start to end
@@ -66,15 +76,19 @@ def budget(
     """Apply the limits to the render(s) inside this block, on this thread."""
     previous = getattr(_state, "budget", None)
     now = time.monotonic()
-    _state.budget = _Budget(now + seconds, characters, now + YIELD_SECONDS)
+    _state.budget = Budget(now + seconds, characters, now + YIELD_SECONDS)
     try:
         yield
     finally:
         _state.budget = previous
 
 
-def _current() -> _Budget | None:
+def current() -> Budget | None:
+    """The budget of the render running on this thread, if any."""
     return getattr(_state, "budget", None)
+
+
+_current = current
 
 
 def check_time() -> None:
@@ -92,12 +106,9 @@ def check_time() -> None:
 
 def spend(characters: int) -> None:
     """Count characters just produced; raise when the render has produced too many."""
-    current = _current()
-    if current is None:
-        return
-    current.characters -= characters
-    if current.characters < 0:
-        raise LimitExceeded(f"mapping template produced over {MAX_RENDER_CHARACTERS} characters")
+    budget = _current()
+    if budget is not None:
+        budget.spend(characters)
 
 
 def ensure(characters: int) -> None:

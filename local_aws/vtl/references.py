@@ -31,9 +31,7 @@ METHODS: dict[type, Methods] = _method_tables()
 
 # Methods whose result can be several times longer than their input: checked before the call
 # and counted after it. (The replace methods check their own results.)
-_GROWING = frozenset(
-    {"escapeJavaScript", "urlEncode", "base64Encode", "toUpperCase", "toLowerCase"}
-)
+GROWING = frozenset({"escapeJavaScript", "urlEncode", "base64Encode", "toUpperCase", "toLowerCase"})
 
 
 def methods_for(value: Any) -> Methods | None:
@@ -66,7 +64,7 @@ def call_method(obj: Any, name: str, args: list[Any]) -> Any:
     method = methods.get(name) if methods else None
     if method is None:
         return None
-    if name not in _GROWING:
+    if name not in GROWING:
         return method(obj, *args)
     text = obj if isinstance(obj, str) else next((a for a in args if type(a) is str), "")
     limits.ensure_growth(len(text))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import airspeed
 
-from local_aws.vtl import limits
+from local_aws.vtl import compiled, limits
 from local_aws.vtl.variables import UTIL, Input
+
+logger = logging.getLogger(__name__)
 
 
 class TemplateError(ValueError):
@@ -27,6 +30,18 @@ def compile_template(text: str) -> airspeed.Template:
     except Exception as exc:  # e.g. RecursionError on absurd nesting
         raise TemplateError(f"mapping template cannot be parsed: {exc!r}") from exc
     return template
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(text: str) -> Callable[[dict[str, Any]], str]:
+    """The template compiled into closures (`compiled`), once per template text; airspeed's
+    interpreter for a tree the compiler cannot take (e.g. nested too deep for it)."""
+    parsed = compile_template(text)
+    try:
+        return compiled.compile_body(parsed.root_element)
+    except Exception:
+        logger.warning("mapping template not compiled, interpreted instead", exc_info=True)
+        return lambda namespace: str(parsed.merge(namespace))
 
 
 def _plain(value: Any) -> Any:
@@ -65,7 +80,7 @@ def render(
     fails while rendering, including going past a limit in ``limits`` (1,000 ``#foreach``
     iterations, ``time_limit`` seconds, characters produced).
     """
-    compiled = compile_template(template)
+    run = _compiled(template)
     namespace = {
         "context": _plain(context),
         "input": Input(body, params),
@@ -74,7 +89,7 @@ def render(
     }
     try:
         with limits.budget(seconds=min(time_limit, limits.RENDER_SECONDS)):
-            return compiled.merge(namespace)
+            return run(namespace)
     except airspeed.TemplateExecutionError as exc:
         raise TemplateError(_describe_failure(exc)) from exc.__cause__
     except Exception as exc:  # e.g. RecursionError from a self-referencing #define

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping, Sized
 from typing import Any
 
 from local_aws.vtl import limits
@@ -116,3 +116,34 @@ def foreach_items(value: Any) -> Any:
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return None
     return value
+
+
+def foreach_scopes(
+    iterable: Any, name: str, new_scope: Callable[[], MutableMapping[str, Any]]
+) -> Iterator[MutableMapping[str, Any]]:
+    """``#foreach($name in ...)`` over what ``foreach_items`` gave: for each item, a new
+    scope holding it and the loop's variables (``$foreach.hasNext``...), after the
+    iteration limit's check. airspeed's loop, with Velocity's maxloops."""
+    if iterable is None:
+        return
+    if hasattr(iterable, "keys"):
+        iterable = iterable.keys()
+    try:
+        iter(iterable)
+    except TypeError:
+        raise ValueError(f"value for ${name} is not iterable in #foreach: {iterable!r}") from None
+    length = len(iterable) if isinstance(iterable, Sized) else -1
+    for counter, item in enumerate(iterable, start=1):
+        limits.check_iterations(counter)
+        scope = new_scope()
+        scope["velocityCount"] = counter
+        scope["velocityHasNext"] = counter < length
+        scope["foreach"] = {
+            "count": counter,
+            "index": counter - 1,
+            "hasNext": counter < length,
+            "first": counter == 1,
+            "last": counter == length,
+        }
+        scope[name] = item
+        yield scope

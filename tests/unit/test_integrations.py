@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 import boto3
 import pytest
@@ -32,6 +32,8 @@ from local_aws.integrations import (
 from local_aws.service_calls import moto_calls
 from local_aws.settings import Settings
 from tests.support.gateway_requests import a_request
+
+T = TypeVar("T")
 
 
 def test_proxy_result_body_and_headers() -> None:
@@ -86,11 +88,19 @@ def test_a_route_response_over_the_message_quota_is_an_internal_error(
         assert "over the 131072-byte message quota" in caplog.text
 
 
+def _run_on_threads(workers: int, scenario: Callable[[Integrations], Coroutine[Any, Any, T]]) -> T:
+    """Run `scenario` with Integrations whose executor has `workers` threads."""
+    executor = ThreadPoolExecutor(max_workers=workers)
+    try:
+        integrations = Integrations(runtime=None, executor=executor)  # type: ignore[arg-type]
+        return asyncio.run(scenario(integrations))
+    finally:
+        executor.shutdown(wait=False)
+
+
 def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
     """A slow API queues behind its own threads; another API's call runs at once, and a
     thread counts as taken until its call really ends, even after the caller gave up."""
-    executor = ThreadPoolExecutor(max_workers=8)
-    integrations = Integrations(runtime=None, executor=executor)  # type: ignore[arg-type]
     release = threading.Event()
     running: list[str] = []
 
@@ -99,7 +109,7 @@ def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
         release.wait(5)
         return name
 
-    async def scenario() -> None:
+    async def scenario(integrations: Integrations) -> None:
         calls = [
             asyncio.ensure_future(integrations._in_thread("slow", slow, f"s{i}")) for i in range(4)
         ]
@@ -113,10 +123,51 @@ def test_one_api_holds_at_most_its_share_of_the_threads() -> None:
         assert await asyncio.gather(*calls[1:]) == ["s1", "s2", "s3"]
 
     try:
-        asyncio.run(scenario())
+        _run_on_threads(8, scenario)
     finally:
         release.set()
-        executor.shutdown()
+
+
+def test_a_blocking_call_s_error_reaches_its_caller_and_frees_the_thread() -> None:
+    def failing() -> None:
+        raise LookupError("no such item")
+
+    async def scenario(integrations: Integrations) -> list[str]:
+        for _ in range(THREADS_PER_API + 1):  # each failure gives its thread back
+            with pytest.raises(LookupError, match="no such item"):
+                await integrations._in_thread("api", failing)
+        return await asyncio.gather(
+            *(integrations._in_thread("api", str, n) for n in range(THREADS_PER_API))
+        )
+
+    assert _run_on_threads(2, scenario) == [str(n) for n in range(THREADS_PER_API)]
+
+
+def test_a_call_whose_caller_gave_up_before_it_started_never_runs() -> None:
+    release = threading.Event()
+    ran: list[str] = []
+
+    def call(name: str) -> None:
+        ran.append(name)
+        release.wait(5)
+
+    async def scenario(integrations: Integrations) -> None:  # one thread, busy with "first"
+        first = asyncio.ensure_future(integrations._in_thread("a", call, "first"))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):  # as an integration's timeout does
+                await integrations._in_thread("b", call, "second")
+        release.set()
+        await first
+        assert await integrations._in_thread("b", lambda: "b's place is free") == (
+            "b's place is free"
+        )
+
+    try:
+        _run_on_threads(1, scenario)
+    finally:
+        release.set()
+    assert ran == ["first"]
 
 
 # --------------------------------------------------------------------------------------
