@@ -26,6 +26,7 @@ from moto.cloudformation.responses import CloudFormationResponse
 
 from local_aws import cloudformation_models, deployments_api, lambda_runtime, sam, templates
 from local_aws.deployments import Deployments
+from local_aws.patches import moto_imports
 from local_aws.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,12 +53,19 @@ def register(settings: Settings, deployments: Deployments) -> None:
 
 
 def unsupported_types(template: dict[str, Any]) -> list[str]:
-    """Resource types in a parsed template that nothing here can create."""
+    """Resource types in a parsed template that nothing here can create.
+
+    The moto models of the template's services are imported first (moto's CloudFormation is
+    imported without them, see `local_aws.patches.moto_imports`).
+    """
     types = {
-        resource.get("Type", "")
+        str(resource.get("Type", ""))
         for resource in (template.get("Resources") or {}).values()
         if isinstance(resource, dict)
     }
+    if moto_imports.import_models_for(types):
+        for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+            cache.cache_clear()
     return sorted(
         kind
         for kind in types

@@ -9,15 +9,16 @@ keeps moto's originals, so `tests/unit/test_patches.py` can check them against m
 
 Import order: `local_aws.cloudformation` is imported here, at `import local_aws`, because
 installing needs its functions and the resource models of `local_aws.cloudformation_models`
-must exist before moto's model lookups are cached (see `install`). Neither imports
-`local_aws.patches`, so there is no cycle. The cost is moto's CloudFormation imports (about a
-second) in every process that imports local_aws, including one that only wants
-`local_aws.vtl`; the server imports all of it anyway.
+must exist before moto's model lookups are cached (see `install`). Of `local_aws.patches`
+they import only `moto_imports`, which `local_aws.patches` imports first, so there is no
+cycle. moto's CloudFormation comes without the models of the services local_aws does not use
+at start-up (`local_aws.patches.moto_imports`); the cost is still about half a second in
+every process that imports local_aws, including one that only wants `local_aws.vtl`.
 """
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -243,12 +244,13 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         lambda original: classmethod(step_functions.creating_with_its_type(original.__func__)),
     ),
     # moto's state machine interpreter calls services at localhost:$MOTO_PORT (5000): its
-    # Task states call local_aws instead.
+    # Task states call local_aws instead. Each of its modules that calls services imports
+    # `boto_client_for` by name: replaced where it is defined, a module imported later takes
+    # the replacement; one imported already has its own name replaced too. (Importing them
+    # all here would import Batch's models, and with them EC2's: about a second and 100 MB.)
     *(
-        Replacement(
-            importlib.import_module(module), "boto_client_for", step_functions.clients_at_local_aws
-        )
-        for module in step_functions.CLIENT_MODULES
+        Replacement(sys.modules[module], "boto_client_for", step_functions.clients_at_local_aws)
+        for module in step_functions.loaded_client_modules()
     ),
 )
 
