@@ -12,6 +12,7 @@ in `local_aws.change_sets`; the resource models moto lacks in `local_aws.cloudfo
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import logging
 from collections.abc import Callable
@@ -87,6 +88,14 @@ def parse_template_strictly(template: str | dict[str, Any]) -> dict[str, Any]:
         return template
     if template is None:
         raise ValidationError(message="Either Template URL or Template Body must be specified.")
+    return copy.deepcopy(_parsed_strictly(template))  # moto changes the dicts it is given
+
+
+# CreateStack reads its body twice after the capabilities check (local_aws's checks, then
+# moto's Stack): the last bodies' results are kept, so that a SAM template is expanded once.
+# Two entries of at most 1 MB each (templates.MAX_URL_BYTES); errors are not kept.
+@functools.lru_cache(maxsize=2)
+def _parsed_strictly(template: str) -> dict[str, Any]:
     parsed = templates.parse(template, expand=sam.expand)
     unsupported = unsupported_types(parsed)
     if unsupported:
