@@ -35,6 +35,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
+from moto.core.base_backend import AccountSpecificBackend
 from moto.core.common_models import BaseModel
 from moto.s3.models import FakeBucket
 from moto.sqs.models import SQSBackend
@@ -53,6 +54,7 @@ from local_aws import (
     lambda_packages,
     lambda_runtime,
     sam,
+    service_regions,
     step_functions,
     template_urls,
 )
@@ -214,6 +216,11 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         cloudwatch.statistics_of_exact_dimensions,
     ),
     Replacement(Dimension, "__lt__", cloudwatch.dimensions_in_name_order),
+    # moto lists a service's regions through botocore, which loads the service's whole API
+    # model for it (and keeps it): the regions are botocore's, without that model.
+    Replacement(
+        AccountSpecificBackend, "_generate_regions", service_regions.without_loading_models
+    ),
     # moto's API ids are 8 letters; AWS's are 10 letters and digits.
     Replacement(ApiGatewayV2Backend, "create_api", apigatewayv2.create_api_with_aws_ids),
     # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
