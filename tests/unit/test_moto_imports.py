@@ -2,8 +2,8 @@
 types, not at start-up; every type moto can create is still accepted and deploys.
 
 Each test runs in a fresh process: in this one, other tests may have imported every service.
-(That an unknown type is still refused: `test_bad_inputs.py::test_unsupported_resource_types_
-refuse_the_whole_stack`.)
+That a type no service models is still refused, with the same message, is
+`tests/fidelity/test_bad_inputs.py::test_unsupported_resource_types_refuse_the_whole_stack`.
 """
 
 from __future__ import annotations
