@@ -12,6 +12,7 @@ in `local_aws.change_sets`; the resource models moto lacks in `local_aws.cloudfo
 from __future__ import annotations
 
 import base64
+import copy
 import functools
 import logging
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from moto.cloudformation.responses import CloudFormationResponse
 
 from local_aws import cloudformation_models, deployments_api, lambda_runtime, sam, templates
 from local_aws.deployments import Deployments
+from local_aws.patches import moto_imports
 from local_aws.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -52,12 +54,19 @@ def register(settings: Settings, deployments: Deployments) -> None:
 
 
 def unsupported_types(template: dict[str, Any]) -> list[str]:
-    """Resource types in a parsed template that nothing here can create."""
+    """Resource types in a parsed template that nothing here can create.
+
+    The moto models of the template's services are imported first (moto's CloudFormation is
+    imported without them, see `local_aws.patches.moto_imports`).
+    """
     types = {
-        resource.get("Type", "")
+        str(resource.get("Type", ""))
         for resource in (template.get("Resources") or {}).values()
         if isinstance(resource, dict)
     }
+    if moto_imports.import_models_for(types):
+        for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+            cache.cache_clear()
     return sorted(
         kind
         for kind in types
@@ -79,6 +88,14 @@ def parse_template_strictly(template: str | dict[str, Any]) -> dict[str, Any]:
         return template
     if template is None:
         raise ValidationError(message="Either Template URL or Template Body must be specified.")
+    return copy.deepcopy(_parsed_strictly(template))  # moto changes the dicts it is given
+
+
+# CreateStack reads its body twice after the capabilities check (local_aws's checks, then
+# moto's Stack): the last bodies' results are kept, so that a SAM template is expanded once.
+# Two entries of at most 1 MB each (templates.MAX_URL_BYTES); errors are not kept.
+@functools.lru_cache(maxsize=2)
+def _parsed_strictly(template: str) -> dict[str, Any]:
     parsed = templates.parse(template, expand=sam.expand)
     unsupported = unsupported_types(parsed)
     if unsupported:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import json
 import logging
 import os
@@ -346,4 +347,8 @@ def serve(settings: Settings) -> None:
         log_level="warning",
         access_log=False,
     )
+    # The objects of the thousand modules imported by now live as long as the process: left
+    # to the garbage collector, each of its full collections would walk them all (the first,
+    # during the first deploy, took 70 ms). Frozen, they are never looked at again.
+    gc.freeze()
     uvicorn_patches.Server(config).run(sockets=[listening])

@@ -33,10 +33,12 @@ does not resolve for 127.0.0.1; they need `Config(inject_host_prefix=False)`.
 from __future__ import annotations
 
 import datetime
+import importlib
 import json
 import logging
 import math
 import re
+import sys
 import threading
 import time
 import uuid
@@ -588,6 +590,13 @@ CLIENT_MODULES = tuple(
         "component.state.exec.state_map.result_writer.resource_eval.resource_eval_s3",
     )
 )
+
+
+def loaded_client_modules() -> list[str]:
+    """The first of `CLIENT_MODULES`, where `boto_client_for` is defined (imported now), and
+    the others imported so far."""
+    importlib.import_module(CLIENT_MODULES[0])
+    return [module for module in CLIENT_MODULES if module in sys.modules]
 
 
 @dataclass

@@ -13,6 +13,8 @@ references, circular dependencies, unknown conditions, malformed sections.
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -223,6 +225,14 @@ def parse_body(body: str | bytes, max_bytes: int = MAX_URL_BYTES) -> Any:
     if size > max_bytes:
         raise refuse(f"Template may not exceed {max_bytes} bytes in size.")
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
+    return copy.deepcopy(_parsed_text(text))  # each caller may change its own
+
+
+# CreateStack and UpdateStack read their body first for its Transform and capabilities, then
+# for everything else: the last bodies' data are kept, so that the text is parsed once. Two
+# entries of at most 1 MB each (MAX_URL_BYTES); errors are not kept.
+@functools.lru_cache(maxsize=2)
+def _parsed_text(text: str) -> Any:
     if text.lstrip().startswith("{"):
         try:
             parsed = _parse_json(text)

@@ -17,15 +17,17 @@ from __future__ import annotations
 from importlib import metadata
 from types import ModuleType
 
-from local_aws.patches import jsonschema
+from local_aws.patches import jsonschema, moto_imports
 
 # Before the other patch modules are imported: `patches.moto` imports moto's modules, which
-# import jsonschema, and jsonschema's patch only works if it is in place before that.
+# import jsonschema, and jsonschema's patch only works if it is in place before that; moto's
+# CloudFormation parsing must first be imported with its services' models deferred.
 jsonschema.install()
+moto_imports.install()
 
 from local_aws.patches import airspeed, moto, uvicorn, websockets  # noqa: E402
 
-MODULES: tuple[ModuleType, ...] = (jsonschema, moto, airspeed, uvicorn, websockets)
+MODULES: tuple[ModuleType, ...] = (jsonschema, moto_imports, moto, airspeed, uvicorn, websockets)
 _installed = False
 
 

@@ -9,15 +9,16 @@ keeps moto's originals, so `tests/unit/test_patches.py` can check them against m
 
 Import order: `local_aws.cloudformation` is imported here, at `import local_aws`, because
 installing needs its functions and the resource models of `local_aws.cloudformation_models`
-must exist before moto's model lookups are cached (see `install`). Neither imports
-`local_aws.patches`, so there is no cycle. The cost is moto's CloudFormation imports (about a
-second) in every process that imports local_aws, including one that only wants
-`local_aws.vtl`; the server imports all of it anyway.
+must exist before moto's model lookups are cached (see `install`). Of `local_aws.patches`
+they import only `moto_imports`, which `local_aws.patches` imports first, so there is no
+cycle. moto's CloudFormation comes without the models of the services local_aws does not use
+at start-up (`local_aws.patches.moto_imports`); the cost is still about half a second in
+every process that imports local_aws, including one that only wants `local_aws.vtl`.
 """
 
 from __future__ import annotations
 
-import importlib
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,7 +35,7 @@ from moto.cloudformation.models import CloudFormationBackend, Stack
 from moto.cloudformation.parsing import ResourceMap
 from moto.cloudformation.responses import CloudFormationResponse, transform_dict
 from moto.cloudwatch.models import CloudWatchBackend, Dimension
-from moto.core.base_backend import BackendDict
+from moto.core.base_backend import AccountSpecificBackend, BackendDict
 from moto.core.common_models import BaseModel
 from moto.dynamodb.exceptions import ItemSizeTooLarge
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
@@ -66,6 +67,7 @@ from local_aws import (
     lambda_packages,
     lambda_runtime,
     sam,
+    service_regions,
     step_functions,
     template_urls,
 )
@@ -272,6 +274,11 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         cloudwatch.statistics_of_exact_dimensions,
     ),
     Replacement(Dimension, "__lt__", cloudwatch.dimensions_in_name_order),
+    # moto lists a service's regions through botocore, which loads the service's whole API
+    # model for it (and keeps it): the regions are botocore's, without that model.
+    Replacement(
+        AccountSpecificBackend, "_generate_regions", service_regions.without_loading_models
+    ),
     # moto's API ids are 8 letters; AWS's are 10 letters and digits.
     Replacement(ApiGatewayV2Backend, "create_api", apigatewayv2.create_api_with_aws_ids),
     # moto's Invoke tries Docker ("error running docker"): local_aws's runtime runs the code.
@@ -308,12 +315,13 @@ REPLACEMENTS: tuple[Replacement, ...] = (
         lambda original: classmethod(step_functions.updating_its_definition(original.__func__)),
     ),
     # moto's state machine interpreter calls services at localhost:$MOTO_PORT (5000): its
-    # Task states call local_aws instead.
+    # Task states call local_aws instead. Each of its modules that calls services imports
+    # `boto_client_for` by name: replaced where it is defined, a module imported later takes
+    # the replacement; one imported already has its own name replaced too. (Importing them
+    # all here would import Batch's models, and with them EC2's: about a second and 100 MB.)
     *(
-        Replacement(
-            importlib.import_module(module), "boto_client_for", step_functions.clients_at_local_aws
-        )
-        for module in step_functions.CLIENT_MODULES
+        Replacement(sys.modules[module], "boto_client_for", step_functions.clients_at_local_aws)
+        for module in step_functions.loaded_client_modules()
     ),
     # Wait states wait the scaled time (Settings.sfn_wait_scale), and an inline Map runs at
     # most 40 iterations at once, as on AWS (moto starts a thread per item).

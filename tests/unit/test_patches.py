@@ -11,7 +11,7 @@ import pytest
 from moto.cloudformation import parsing
 from moto.cloudformation.responses import CloudFormationResponse
 
-from local_aws import cloudformation_models, patches
+from local_aws import cloudformation_models, patches, step_functions
 from local_aws.patches import moto as moto_patches
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -69,3 +69,21 @@ def test_the_iri_grammar_is_kept_out_of_a_fresh_process() -> None:
         [sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=ROOT
     )
     assert result.stdout.strip() == "None"
+
+
+def test_state_machine_service_calls_go_to_local_aws_from_modules_imported_later() -> None:
+    # moto's interpreter modules that call services are imported when a state machine first
+    # runs, after the patches: each must still use local_aws's client, not moto's port 5000.
+    program = (
+        "import importlib, local_aws\n"
+        "from local_aws import step_functions\n"
+        "for name in step_functions.CLIENT_MODULES:\n"
+        "    call = importlib.import_module(name).boto_client_for\n"
+        "    print(name, call.__qualname__.split('.')[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    lines = result.stdout.split("\n")[:-1]
+    assert len(lines) == len(step_functions.CLIENT_MODULES)
+    assert all(line.endswith(" clients_at_local_aws") for line in lines), lines

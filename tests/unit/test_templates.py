@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 import pytest
 import yaml
 from moto.cloudformation.exceptions import ValidationError
 
-from local_aws import templates
+from local_aws import cloudformation, templates
 
 TOPIC = "  {name}:\n    Type: AWS::SNS::Topic\n"
 
@@ -406,3 +407,14 @@ def test_globals_are_refused_without_the_sam_transform() -> None:
         ValidationError, match=r"Invalid template property or properties \[Globals\]"
     ):
         templates.parse(body)
+
+
+@pytest.mark.parametrize("parse", [templates.parse_body, cloudformation.parse_template_strictly])
+def test_a_body_parsed_again_is_not_changed_by_what_the_first_caller_did(parse: Any) -> None:
+    # CreateStack reads its body more than once and moto changes the dicts it gets: a body
+    # read again must read as written.
+    body = TOPIC.format(name="Topic").join(["Resources:\n", ""])
+    first = parse(body)
+    first["Resources"]["Topic"]["Type"] = "AWS::SQS::Queue"
+    first["Resources"].clear()
+    assert parse(body) == {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
