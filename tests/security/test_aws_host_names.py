@@ -71,9 +71,10 @@ def tls_request(
 def test_the_local_aws_process_resolves_names_as_it_did(tmp_path: Path) -> None:
     """The redirect is the workers' own: importing local_aws patches no resolver."""
     check = (
-        "import socket; before = socket.getaddrinfo, socket.gethostbyname\n"
+        "import _socket, socket\n"
+        "before = socket.getaddrinfo, _socket.getaddrinfo, socket.gethostbyname\n"
         "import local_aws.server, local_aws.lambda_worker, local_aws.local_tls\n"
-        "print(before == (socket.getaddrinfo, socket.gethostbyname))"
+        "print(before == (socket.getaddrinfo, _socket.getaddrinfo, socket.gethostbyname))"
     )
     result = subprocess.run(
         [sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True, check=True
