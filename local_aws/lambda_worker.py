@@ -20,6 +20,10 @@ It talks to local_aws over its stdin/stdout with frames::
 
 lambda_worker.js, the program of Node.js functions, speaks the same protocol.
 
+Before the function's code loads, the worker resolves AWS's host names (and the
+``{apiId}.execute-api.localhost`` of events) to local_aws, in this process only, when its
+environment names local_aws's ports (``redirect_aws_names``, docs/aws-host-names.md).
+
 The function's prints must never corrupt those frames, so the worker keeps private copies
 of the two pipes and points file descriptor 1 at stderr; ``sys.stdout``, ``sys.stderr`` and
 the root logger all write log frames instead. It imports nothing from local_aws.

@@ -47,6 +47,30 @@ def test_functions_post_to_connections_at_the_apis_public_host_name(hosts, route
     }
 
 
+@pytest.mark.parametrize(
+    ("function", "refusal"),
+    [
+        # Node's fetch sends `Sec-Fetch-Mode: cors`, as browsers do: refused as a page's.
+        ("NodeFetch", "local_aws does not answer web pages"),
+        ("PythonUrllib", "local_aws answers AWS API calls only with an Authorization header"),
+    ],
+)
+def test_plain_https_clients_reach_local_aws_at_an_aws_name(
+    local_aws, hosts, function: str, refusal: str
+) -> None:
+    """Node's fetch and Python's urllib, without an SDK: the request reaches local_aws over
+    TLS and its AWS Host is accepted (a foreign one would be refused first); it is refused
+    for what it is, unsigned or browser-like."""
+    answer = local_aws.client("lambda").invoke(
+        FunctionName=hosts[function],
+        Payload=json.dumps({"url": "https://dynamodb.us-east-1.amazonaws.com/"}).encode(),
+    )
+    result = json.loads(answer["Payload"].read())
+    assert answer.get("FunctionError") is None, result
+    assert result["status"] == 403
+    assert result["body"]["message"].startswith(refusal)
+
+
 def test_boto3_with_dynamodbs_public_endpoint_url_reaches_local_aws(local_aws, hosts) -> None:
     item = {"id": {"S": "public-endpoint"}, "note": {"S": "written through the AWS name"}}
     result = probe(

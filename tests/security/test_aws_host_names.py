@@ -5,6 +5,7 @@ there as on the plain port (docs/aws-host-names.md, docs/security.md)."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
@@ -21,12 +22,13 @@ from tests.fidelity.support import TEMPLATES, probe
 from tests.support import ROOT, LocalAwsProcess, deploy
 
 AWS_NAME = "dynamodb.us-east-1.amazonaws.com"
+HANDSHAKE_TIMEOUT = 1.0
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[LocalAwsProcess]:
-    """A local_aws of its own: one test stops it."""
-    with LocalAwsProcess() as running:
+    """A local_aws of its own, with a short handshake timeout: one test stops it."""
+    with LocalAwsProcess("--handshake-timeout", str(HANDSHAKE_TIMEOUT)) as running:
         yield running
 
 
@@ -118,6 +120,15 @@ def test_an_aws_host_on_the_plain_port_stays_foreign(server: LocalAwsProcess) ->
     assert response.status == 403
     assert "only over HTTPS" in json.loads(response.read())["message"]
     connection.close()
+
+
+def test_a_silent_connection_to_the_tls_port_is_closed(worker_trust) -> None:
+    """A client that never starts its TLS handshake cannot hold a connection (slowloris)."""
+    port = int(worker_trust["LOCAL_AWS_HTTPS_PORT"])
+    with socket.create_connection(("127.0.0.1", port)) as silent:
+        silent.settimeout(HANDSHAKE_TIMEOUT + 5)
+        with contextlib.suppress(ConnectionResetError):  # closed too, with a reset
+            assert silent.recv(4096) == b""
 
 
 def test_the_ca_is_private_to_the_user_and_gone_once_local_aws_stops(
