@@ -143,9 +143,7 @@ class LocalAws:
         headers = trust.headers_of(scope)
         host = headers.get("host", "")
         target = _target(scope, host)
-        # Which listener: scope["server"] is the socket's own address (no header changes it).
-        over_tls = _listener_port(scope) == current.tls_port
-        port = current.tls_port if over_tls and current.tls_port else current.port
+        port, over_tls = listener(scope, current)
         named_region = _named_region(host)  # `….execute-api.{region}.amazonaws.com`
         if scope["type"] == "websocket":
             deployed = self.deployments.lookup(*target[:2]) if target and not target[2] else None
@@ -272,9 +270,16 @@ def _without_cors(send: Any) -> Any:
     return send_without_cors
 
 
-def _listener_port(scope: dict[str, Any]) -> int | None:
+def listener(scope: dict[str, Any], settings: Settings) -> tuple[int, bool]:
+    """The port of the listener a request came to, and whether it is the TLS one.
+
+    From `scope["server"]`, the socket's own address: no header (`X-Forwarded-Proto`, which
+    uvicorn trusts from loopback) can make a plain request look like a TLS one.
+    """
     server = scope.get("server")
-    return server[1] if server else None
+    if settings.tls_port is not None and server and server[1] == settings.tls_port:
+        return settings.tls_port, True
+    return settings.port, False
 
 
 def _named_region(host: str) -> str | None:

@@ -17,6 +17,8 @@ from cryptography import x509
 from local_aws import aws_hosts, lambda_worker, trust
 from local_aws.aws_hosts import ExecuteApiHost
 from local_aws.local_tls import LEAF_CACHE_SIZE, LocalTls
+from local_aws.server import listener
+from local_aws.settings import Settings
 
 REDIRECTED = (
     "dynamodb.us-east-1.amazonaws.com",
@@ -130,6 +132,14 @@ def test_aws_hosts_are_trusted_over_tls_only() -> None:
     assert trust.host_allowed("127.0.0.1:4443", 4443, over_tls=True)
     plain = trust.check_http("/", {"host": host, "authorization": "x"}, 4566, (), False, True)
     assert plain == trust.AWS_NAME_OVER_HTTP
+
+
+def test_only_the_tls_sockets_own_port_makes_a_request_a_tls_one() -> None:
+    settings = Settings(port=4566, tls_port=4443)
+    assert listener({"server": ("127.0.0.1", 4443)}, settings) == (4443, True)
+    assert listener({"server": ("127.0.0.1", 4566), "scheme": "https"}, settings) == (4566, False)
+    assert listener({}, settings) == (4566, False)
+    assert listener({}, Settings(port=4566)) == (4566, False)  # no TLS listener
 
 
 @pytest.fixture
