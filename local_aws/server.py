@@ -182,8 +182,10 @@ class LocalAws:
         elif path == trust.HEALTH_PATH:
             await _respond_http(send, 200, _HEALTH)
         elif match is not None and region is None:
-            # The API or stage is gone (or never was): as for a handshake, AWS answers 403.
-            await _respond_http(send, 403, b'{"message":"Forbidden"}')
+            # The API or stage is gone (or never was), or not in the region the host names:
+            # as for a handshake, AWS answers 403, which the SDKs raise as ForbiddenException.
+            forbidden = [(b"x-amzn-errortype", b"ForbiddenException")]
+            await _respond_http(send, 403, b'{"message":"Forbidden"}', forbidden)
         elif match is not None:
             assert target is not None and region is not None
             await self.management_api.handle(
@@ -240,7 +242,9 @@ def _message(refusal: trust.Refusal) -> bytes:
     return json.dumps({"__type": error_type, "message": refusal.message}).encode()
 
 
-async def _respond_http(send: Any, status: int, body: bytes) -> None:
+async def _respond_http(
+    send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -248,6 +252,7 @@ async def _respond_http(send: Any, status: int, body: bytes) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )

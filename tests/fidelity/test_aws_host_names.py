@@ -157,7 +157,8 @@ def test_a_service_local_aws_does_not_serve_is_answered_naming_it(local_aws, hos
 
 @pytest.mark.parametrize("which", ["unknown api", "another region"])
 def test_connections_of_an_api_that_is_not_there_are_forbidden(local_aws, hosts, which) -> None:
-    """As on AWS: no such API in the region the host names is 403 Forbidden."""
+    """As on AWS: no such API in the region the host names is 403 Forbidden, which the SDK
+    raises as its ForbiddenException (reference §4.3)."""
     host = (
         "nosuchapi1.execute-api.us-east-1.amazonaws.com"
         if which == "unknown api"
@@ -172,8 +173,9 @@ def test_connections_of_an_api_that_is_not_there_are_forbidden(local_aws, hosts,
         args={"ConnectionId": "c2Vlbg=", "Data": "x"},
     )
     assert result["answer"] == {
-        "error": "ClientError",
-        "message": "An error occurred (403) when calling the PostToConnection operation: Forbidden",
+        "error": "ForbiddenException",
+        "message": "An error occurred (ForbiddenException) when calling the PostToConnection "
+        "operation: Forbidden",
     }
 
 
