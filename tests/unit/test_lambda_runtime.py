@@ -638,6 +638,40 @@ def test_node_management_api_calls_reach_the_emulator() -> None:
     assert (plain, tls) == expected_hosts(environment)
 
 
+def test_node_connections_to_aws_names_go_to_the_two_listeners() -> None:
+    """net.connect in each of its argument forms: 443 to the TLS port, 80 to the plain one,
+    any other port of an AWS name an error naming local_aws, not a lookup."""
+    code = """
+    const net = require("node:net");
+    exports.handler = ({ host, port, form }) =>
+      new Promise((resolve) => {
+        const socket = form === "options" ? net.connect({ host, port }) : net.connect(port, host);
+        socket.on("connect", () => {
+          resolve({ port: socket.remotePort, address: socket.remoteAddress });
+          socket.destroy();
+        });
+        socket.on("error", (error) => resolve({ error: error.message }));
+      });
+    """
+    host = "sqs.us-east-1.amazonaws.com"
+
+    async def scenario(runtime: LambdaRuntime) -> list[Any]:
+        fn = node(code)
+        return [
+            assert_ok(await runtime.invoke(fn, {"host": host, "port": port, "form": form}))
+            for port, form in ((443, "options"), (80, "arguments"), (8443, "options"))
+        ]
+
+    with aws_look_alike() as (environment, _, _):
+        answers = run(scenario, environment)
+    https_port, http_port = (int(environment[f"LOCAL_AWS_{k}_PORT"]) for k in ("HTTPS", "HTTP"))
+    assert answers[:2] == [
+        {"port": https_port, "address": "127.0.0.1"},
+        {"port": http_port, "address": "127.0.0.1"},
+    ]
+    assert answers[2]["error"].startswith(f"local_aws: {host} port 8443 is not served locally")
+
+
 def test_close_stops_every_worker_and_removes_the_code() -> None:
     code = "import os\ndef handler(e, c):\n    return {'pid': os.getpid(), 'root': os.getcwd()}\n"
 
