@@ -26,6 +26,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from local_aws.settings import Settings
 
 PINNED = {"uvicorn": "0.54.0"}
+TLS_SHUTDOWN_SECONDS = 1.0
 
 # The methods of uvicorn's that the subclasses below override, which are not uvicorn's documented
 # API. They also read instance attributes set in uvicorn's constructors (`flow`, `cycle`,
@@ -259,6 +260,10 @@ class Server(uvicorn.Server):
             backlog=config.backlog,
             # A TLS handshake has the HTTP request's bound, so a silent client cannot hold it.
             ssl_handshake_timeout=config.local_aws.handshake_timeout_seconds,
+            # Closing waits for the client's close_notify; an idle worker's pooled connection
+            # never reads it, and uvicorn's shutdown waits for every connection to be gone:
+            # 1 s, not asyncio's 30 s, or stopping local_aws would hang that long.
+            ssl_shutdown_timeout=TLS_SHUTDOWN_SECONDS,
         )
         self.servers.append(server)
 

@@ -20,6 +20,7 @@ import pytest
 
 from tests.fidelity.support import TEMPLATES, probe
 from tests.support import ROOT, LocalAwsProcess, deploy
+from tests.support.clients import connect, send_json
 
 AWS_NAME = "dynamodb.us-east-1.amazonaws.com"
 HANDSHAKE_TIMEOUT = 1.0
@@ -33,12 +34,19 @@ def server() -> Iterator[LocalAwsProcess]:
 
 
 @pytest.fixture(scope="module")
-def worker_trust(server: LocalAwsProcess) -> dict[str, str]:
+def hosts(server: LocalAwsProcess) -> dict[str, str]:
+    return deploy(server, "sec-aws-hosts", TEMPLATES / "aws_host_names.yaml")
+
+
+def caller_identity(server: LocalAwsProcess, hosts: dict[str, str]) -> dict:
+    """The Probe function's STS call at AWS's own endpoint (a pooled TLS connection)."""
+    return probe(server, hosts["Probe"], service="sts", endpoint=None, call="get_caller_identity")
+
+
+@pytest.fixture(scope="module")
+def worker_trust(server: LocalAwsProcess, hosts: dict[str, str]) -> dict[str, str]:
     """What a worker is given: the TLS port and the trust files (from a function's own env)."""
-    outputs = deploy(server, "sec-aws-hosts", TEMPLATES / "aws_host_names.yaml")
-    return probe(
-        server, outputs["Probe"], service="sts", endpoint=None, call="get_caller_identity"
-    )["environment"]
+    return caller_identity(server, hosts)["environment"]
 
 
 def tls_request(
@@ -132,13 +140,21 @@ def test_a_silent_connection_to_the_tls_port_is_closed(worker_trust) -> None:
 
 
 def test_the_ca_is_private_to_the_user_and_gone_once_local_aws_stops(
-    server: LocalAwsProcess, worker_trust
+    server: LocalAwsProcess, hosts, worker_trust
 ) -> None:
+    """Removed on a plain stop (SIGTERM), even while a worker keeps its TLS connection to
+    local_aws open in its client's pool and never answers the TLS close (exit 0: it was not
+    killed, which would leave the directory behind)."""
     ca_file = Path(worker_trust["NODE_EXTRA_CA_CERTS"])
     directory = ca_file.parent
     assert Path(worker_trust["AWS_CA_BUNDLE"]).parent == directory
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in directory.iterdir())
     assert b"PRIVATE KEY" not in ca_file.read_bytes()  # the CA's key never touches the disk
+    # PythonReply's module-level boto3 client keeps its connection to the TLS port.
+    ws = connect(hosts["WebSocketURL"])
+    send_json(ws, {"action": "python", "text": "still pooled"})
+    assert json.loads(ws.recv())["text"] == "still pooled"
+    ws.close()
     assert server.stop() == 0
     assert not directory.exists()
