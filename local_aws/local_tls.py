@@ -5,8 +5,9 @@ for `https://dynamodb.us-east-1.amazonaws.com` the TLS handshake must then succe
 name. So local_aws makes, each time it starts:
 
 - a certificate authority whose private key never leaves this process's memory;
-- one leaf key, and leaf certificates minted on demand in the SNI callback, one per group of
-  names (`*.us-east-1.amazonaws.com`, `*.execute-api.us-east-1.amazonaws.com`, …, see
+- one leaf key (in memory too: on disk only while the ssl module loads it), and leaf
+  certificates minted on demand in the SNI callback, one per group of names
+  (`*.us-east-1.amazonaws.com`, `*.execute-api.us-east-1.amazonaws.com`, …, see
   `aws_hosts.certificate_names`), kept in a bounded cache; a name that is not AWS's (or no
   SNI at all) gets the default leaf, for 127.0.0.1 and localhost;
 - a private directory (0700) with the CA certificate and the trust bundles the workers'
@@ -55,13 +56,10 @@ class LocalTls:
             names=(),
         )
         self._leaf_key = ec.generate_private_key(ec.SECP256R1())
-        self._leaf_key_file = self._write(
-            "leaf-key.pem",
-            self._leaf_key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            ),
+        self._leaf_key_pem = self._leaf_key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
         )
         ca_pem = self._ca.public_bytes(serialization.Encoding.PEM)
         self.ca_file = self._write("ca.pem", ca_pem)
@@ -84,7 +82,7 @@ class LocalTls:
         }
 
     def close(self) -> None:
-        """Remove the private directory (the leaf key and the trust files)."""
+        """Remove the private directory (the trust files)."""
         atexit.unregister(self._cleanup)
         shutil.rmtree(self.directory, ignore_errors=True)
 
@@ -122,15 +120,16 @@ class LocalTls:
             issuer=self._ca,
             names=names,
         )
-        chain = leaf.public_bytes(serialization.Encoding.PEM)
-        # The ssl module loads certificates from files only: write, load, remove.
+        chain = leaf.public_bytes(serialization.Encoding.PEM) + self._leaf_key_pem
+        # The ssl module loads a certificate and its key from a file only: write it (0600, in
+        # the private directory), load it, remove it. The key is on disk only meanwhile.
         descriptor, path = tempfile.mkstemp(suffix=".pem", dir=self.directory)
         try:
             with os.fdopen(descriptor, "wb") as file:
                 file.write(chain)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.minimum_version = ssl.TLSVersion.TLSv1_2  # as AWS's endpoints
-            context.load_cert_chain(path, self._leaf_key_file)
+            context.load_cert_chain(path)
         finally:
             os.unlink(path)
         return context

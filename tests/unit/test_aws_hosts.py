@@ -204,14 +204,16 @@ def test_siblings_share_a_leaf_and_the_cache_is_bounded(tls: LocalTls) -> None:
     assert len(tls._leaves) == LEAF_CACHE_SIZE
 
 
-def test_the_trust_files_are_private_and_removed_on_close() -> None:
+def test_the_trust_files_are_private_keyless_and_removed_on_close() -> None:
     local = LocalTls()
     directory = local.directory
     assert stat.S_IMODE(directory.stat().st_mode) == 0o700
     files = list(directory.iterdir())
-    assert {f.name for f in files} == {"ca.pem", "bundle.pem", "leaf-key.pem"}
+    assert {f.name for f in files} == {"ca.pem", "bundle.pem"}
     assert all(stat.S_IMODE(f.stat().st_mode) == 0o600 for f in files)
-    assert b"PRIVATE KEY" not in local.ca_file.read_bytes()
+    local.leaf_context("dynamodb.us-east-1.amazonaws.com")  # a leaf minted: no key stays
+    assert sorted(directory.iterdir()) == sorted(files)
+    assert not any(b"PRIVATE KEY" in f.read_bytes() for f in files)
     environment = local.worker_environment()
     assert environment["NODE_EXTRA_CA_CERTS"] == str(local.ca_file)
     assert environment["AWS_CA_BUNDLE"] == environment["SSL_CERT_FILE"] == str(local.bundle_file)
