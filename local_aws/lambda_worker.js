@@ -78,64 +78,62 @@ function resolveFromSdk() {
 }
 resolveFromSdk();
 
-// Functions build their @connections endpoint from the event: "https://" + domainName + "/"
-// + stage. Locally domainName is "<apiId>.execute-api.localhost", which no DNS resolves, and
-// local_aws speaks plain HTTP. A request to such a host (HTTPS, or HTTP with a port) goes to
-// AWS_ENDPOINT_URL over HTTP instead, unchanged otherwise: same path, and the Host header it
-// was signed for, by which local_aws routes it. The Node.js twin of lambda_worker.py's
-// redirect_management_api; the SDK's clients call https.request / http.request at send time.
-const LOCAL_API_HOST = /^[a-z0-9]+\.execute-api\.localhost(?::\d+)?$/i;
+// AWS's host names (aws and aws-cn partitions), and the `{apiId}.execute-api.localhost` names
+// local_aws puts in events, resolve to local_aws in this worker only, before the function
+// loads (the twin of lambda_worker.py's redirect_aws_names; tests/unit/test_aws_hosts.py
+// checks the three agree). Every TCP connection of Node.js (http, https, tls, net, fetch)
+// starts with net.Socket.prototype.connect: there a connection to such a name goes to
+// 127.0.0.1 instead, port 443 to local_aws's TLS listener and 80 to its plain port, while
+// TLS keeps the AWS name as server name (SNI) and for the certificate check, and HTTP as
+// Host, so SigV4 signatures still verify. Other ports of AWS names fail at once.
+const REDIRECTED_NAME =
+  /^(?:(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+amazonaws\.com(?:\.cn)?|[a-z0-9]+\.execute-api\.localhost)\.?$/i;
 
-function toLocalAws(args, defaultPort) {
-  const endpoint = process.env.AWS_ENDPOINT_URL;
-  if (!endpoint) return null;
-  let [target, ...rest] = args;
-  if (typeof target === "string" || target instanceof URL) {
-    const url = new URL(target);
-    const options = rest[0] && typeof rest[0] === "function" ? {} : rest.shift() || {};
-    target = { ...options, host: url.host, path: url.pathname + url.search };
-  }
-  if (!target || typeof target !== "object") return null;
-  let host = String(target.hostname || target.host || "");
-  if (!host.includes(":") && target.port && Number(target.port) !== defaultPort) {
-    host += `:${target.port}`;
-  }
-  if (!LOCAL_API_HOST.test(host)) return null;
-  let local;
-  try {
-    local = new URL(endpoint);
-  } catch {
-    return null;
-  }
-  const headers = { ...target.headers };
-  if (!Object.keys(headers).some((name) => name.toLowerCase() === "host")) headers.host = host;
-  const options = {
-    ...target,
-    protocol: "http:",
-    host: local.hostname,
-    hostname: local.hostname,
-    port: local.port || 80,
-    headers,
-  };
-  if (defaultPort === 443) delete options.agent; // an https.Agent cannot carry HTTP
-  delete options.servername;
-  return [options, ...rest];
+function localPort(host, port, httpPort, httpsPort) {
+  if (typeof host !== "string" || !REDIRECTED_NAME.test(host)) return null;
+  const number = port === undefined || port === null || port === "" ? 443 : Number(port);
+  if (number === 443) return httpsPort;
+  if (number === 80) return httpPort;
+  const local = /\.localhost\.?$/i.test(host);
+  return local && Number.isInteger(number) && number > 0 && number < 65536 ? number : 0;
 }
 
-function redirectLocalApiCalls() {
-  const http = require("node:http");
-  const https = require("node:https");
-  const httpRequest = http.request;
-  const httpsRequest = https.request;
-  http.request = function request(...args) {
-    return httpRequest.apply(this, toLocalAws(args, 80) || args);
-  };
-  https.request = function request(...args) {
-    const redirected = toLocalAws(args, 443);
-    return redirected ? httpRequest(...redirected) : httpsRequest.apply(this, args);
+function redirectAwsNames() {
+  const httpsPort = Number(process.env.LOCAL_AWS_HTTPS_PORT);
+  if (!httpsPort) return;
+  const httpPort = Number(process.env.LOCAL_AWS_HTTP_PORT || 80);
+  const net = require("node:net");
+  const connect = net.Socket.prototype.connect;
+  net.Socket.prototype.connect = function redirectedConnect(...args) {
+    // connect(options[, cb]), connect(port[, host][, cb]), or net.connect's normalized
+    // [options, cb] array (a fresh one per call, so it may be changed in place).
+    const normalized = Array.isArray(args[0]) ? args[0] : null;
+    let options = normalized ? normalized[0] : args[0];
+    if (typeof options !== "object" || options === null) {
+      if (typeof args[1] !== "string") return connect.apply(this, args);
+      options = { port: args[0], host: args[1] };
+      args = [options, ...args.slice(2)];
+    }
+    if (options.path) return connect.apply(this, args);
+    const port = localPort(options.host, options.port, httpPort, httpsPort);
+    if (port === null) return connect.apply(this, args);
+    if (port === 0) {
+      const error = new Error(
+        `local_aws: ${options.host} port ${options.port} is not served locally: a Lambda ` +
+          "function's connections to AWS host names go to local_aws on ports 443 and 80 only",
+      );
+      error.code = "ENOTFOUND";
+      process.nextTick(() => this.destroy(error));
+      return this;
+    }
+    // A copy: tls.connect still reads the AWS name from its own options object.
+    const redirected = { ...options, host: "127.0.0.1", port };
+    if (normalized) normalized[0] = redirected;
+    else args[0] = redirected;
+    return connect.apply(this, args);
   };
 }
-redirectLocalApiCalls();
+redirectAwsNames();
 
 const frameOut = process.stdout.write.bind(process.stdout);
 let outputRoom = OUTPUT_LIMIT_BYTES;

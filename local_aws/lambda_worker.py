@@ -20,6 +20,10 @@ It talks to local_aws over its stdin/stdout with frames::
 
 lambda_worker.js, the program of Node.js functions, speaks the same protocol.
 
+Before the function's code loads, the worker resolves AWS's host names (and the
+``{apiId}.execute-api.localhost`` of events) to local_aws, in this process only, when its
+environment names local_aws's ports (``redirect_aws_names``, docs/aws-host-names.md).
+
 The function's prints must never corrupt those frames, so the worker keeps private copies
 of the two pipes and points file descriptor 1 at stderr; ``sys.stdout``, ``sys.stderr`` and
 the root logger all write log frames instead. It imports nothing from local_aws.
@@ -53,7 +57,6 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from importlib.machinery import PathFinder
 from types import ModuleType
 from typing import Any
 
@@ -305,53 +308,70 @@ def invoke(
     return body.encode()
 
 
-def redirect_management_api(request: Any, **kwargs: Any) -> None:
-    """botocore before-send hook for the API Gateway Management API (`@connections`).
+# AWS's host names (aws and aws-cn partitions) and the `{apiId}.execute-api.localhost` names
+# local_aws puts in events: the names local_aws's aws_hosts.is_worker_redirected accepts
+# (tests/unit/test_aws_hosts.py checks the two agree).
+_REDIRECTED_NAME = re.compile(
+    r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+amazonaws\.com(?:\.cn)?"
+    r"|[a-z0-9]+\.execute-api\.localhost",
+    re.IGNORECASE,
+)
+_PORT_NAMES = {"https": 443, "http": 80}
 
-    Functions build that endpoint from the event, "https://" + domainName + "/" + stage.
-    Locally domainName is "<apiId>.execute-api.localhost", which no DNS resolves. The
-    request goes to AWS_ENDPOINT_URL instead, unchanged otherwise: same path, and a Host
-    header naming the API, so the emulator routes it by host and the SigV4 signature (made
-    for that host and path) still verifies.
+
+def local_port(host: Any, port: Any, http_port: int, https_port: int) -> int | None:
+    """Where a connection to (`host`, `port`) goes on 127.0.0.1, or None: not redirected.
+
+    AWS's names: port 443 to local_aws's TLS listener, 80 to its plain port; any other port
+    is 0, refused, so that nothing for AWS leaves the machine. `….execute-api.localhost`
+    keeps any other port (its `http://{domainName}:{port}` form names local_aws's port).
     """
-    from urllib.parse import urlsplit
+    if isinstance(host, bytes):
+        host = host.decode("ascii", "replace")
+    if not isinstance(host, str) or not _REDIRECTED_NAME.fullmatch(host.rstrip(".")):
+        return None
+    number = _PORT_NAMES.get(port, port) if isinstance(port, str) else port
+    try:
+        number = int(number) if number is not None else 443
+    except ValueError:
+        number = -1
+    if number in (443, 80):
+        return https_port if number == 443 else http_port
+    if host.lower().rstrip(".").endswith(".localhost") and 0 < number < 65536:
+        return number
+    return 0
 
-    endpoint = os.environ.get("AWS_ENDPOINT_URL")
-    url = urlsplit(request.url)
-    local_api = re.fullmatch(r"([a-z0-9]+)\.execute-api\.localhost(:\d+)?", url.netloc, re.I)
-    if endpoint and local_api and url.scheme in ("http", "https"):
-        query = f"?{url.query}" if url.query else ""
-        request.url = f"{endpoint.rstrip('/')}{url.path}{query}"
-        request.headers["Host"] = url.netloc
 
+def redirect_aws_names(http_port: int, https_port: int) -> None:
+    """Resolve AWS's host names to local_aws, in this worker only, before the function loads.
 
-def add_botocore_hook(module: ModuleType) -> None:
-    # Every botocore Session, boto3's default one included, registers BUILTIN_HANDLERS
-    # when it is created, so one entry here covers all clients the function makes.
-    module.BUILTIN_HANDLERS.append(("before-send.apigatewaymanagementapi", redirect_management_api))
-
-
-class BotocoreHookInstaller:
-    """Import hook that calls add_botocore_hook right after botocore.handlers is imported.
-
-    Waiting for the function's own `import boto3` keeps functions that never use boto3 from
-    paying for importing it.
+    Every Python client looks a host up with socket.getaddrinfo (which calls
+    _socket.getaddrinfo, replaced here) and connects to the address it returns (urllib3
+    under botocore and requests, http.client, asyncio): answering with 127.0.0.1 and
+    local_aws's port sends the connection there, while the URL, the TLS server name (SNI)
+    and the Host header, and so the SigV4 signature, keep the AWS name.
     """
+    # The C module under `socket`: socket.getaddrinfo looks its function up at every call,
+    # and importing it costs 0.5 ms where `socket` (with selectors) costs 4 ms.
+    import _socket
 
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "botocore.handlers":
-            return None
-        sys.meta_path.remove(self)
-        spec = PathFinder.find_spec(name, path)
-        if spec is not None and spec.loader is not None:
-            exec_module = spec.loader.exec_module
+    resolve = _socket.getaddrinfo
 
-            def exec_then_hook(module: ModuleType) -> None:
-                exec_module(module)
-                add_botocore_hook(module)
+    def getaddrinfo(
+        host: Any, port: Any, family: int = 0, type: int = 0, proto: int = 0, flags: int = 0
+    ) -> list[Any]:
+        local = local_port(host, port, http_port, https_port)
+        if local is None:
+            return resolve(host, port, family, type, proto, flags)
+        if local == 0:
+            raise _socket.gaierror(
+                _socket.EAI_NONAME,
+                f"local_aws: {host} port {port} is not served locally: a Lambda function's "
+                "connections to AWS host names go to local_aws on ports 443 and 80 only",
+            )
+        return resolve("127.0.0.1", local, _socket.AF_INET, type, proto, flags)
 
-            spec.loader.exec_module = exec_then_hook  # type: ignore[method-assign]
-        return spec
+    _socket.getaddrinfo = getaddrinfo
 
 
 def limit_memory() -> None:
@@ -443,10 +463,9 @@ def main() -> None:
 
     # The function's code comes first on the path, instead of this file's directory.
     sys.path[0] = os.environ["LAMBDA_TASK_ROOT"]
-    if "botocore.handlers" in sys.modules:
-        add_botocore_hook(sys.modules["botocore.handlers"])
-    else:
-        sys.meta_path.insert(0, BotocoreHookInstaller())
+    https_port = os.environ.get("LOCAL_AWS_HTTPS_PORT")
+    if https_port:  # before the function's code, and its botocore, loads
+        redirect_aws_names(int(os.environ.get("LOCAL_AWS_HTTP_PORT", "80")), int(https_port))
 
     LambdaContext.describe_function(sys.argv[1] if len(sys.argv) > 1 else "")
     handler = load_handler(os.environ["_HANDLER"])

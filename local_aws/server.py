@@ -6,6 +6,10 @@
 
 A client may also name the API in the host, AWS-style: `{apiId}.execute-api.localhost:{port}`
 with the path `/{stage}` (only where `*.localhost` resolves to loopback).
+
+A second listener, TLS on another loopback port, serves the same app to Lambda workers,
+whose connections to AWS's host names (`{apiId}.execute-api.{region}.amazonaws.com`,
+`dynamodb.{region}.amazonaws.com`, …) are sent there (docs/aws-host-names.md).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ if TYPE_CHECKING:
     from a2wsgi.asgi_typing import HTTPScope
 
 from local_aws import (
+    aws_hosts,
     cloudformation,
     event_sources,
     invoke_task,
@@ -46,23 +51,32 @@ from local_aws.events import Client
 from local_aws.gateway import Gateway
 from local_aws.integrations import Integrations
 from local_aws.lambda_runtime import LambdaRuntime, moto_function_is_current
+from local_aws.local_tls import LocalTls
 from local_aws.management_api import ManagementApi
 from local_aws.patches import uvicorn as uvicorn_patches
 from local_aws.settings import HOST, Settings
 
 logger = logging.getLogger("local_aws")
 
-_API_HOST = re.compile(r"^(?P<api>[a-z0-9]+)\.execute-api\.localhost(:\d+)?$")
 _PATH = re.compile(r"^/(?P<api>[a-z0-9]+)/(?P<stage>[A-Za-z0-9_-]+)(?P<rest>/.*)?$")
 _HOST_PATH = re.compile(r"^/(?P<stage>[A-Za-z0-9_-]+)(?P<rest>/.*)?$")
 _CONNECTIONS = re.compile(r"^/@connections/(?P<id>[^/]*)$")
 MAX_URL_LENGTH = 4096
 
 
-def lambda_environment(settings: Settings) -> dict[str, str]:
-    """What every function's environment starts with: local_aws as its AWS, fake keys."""
+def lambda_environment(settings: Settings, tls: LocalTls | None = None) -> dict[str, str]:
+    """What every function's environment starts with: local_aws as its AWS, fake keys; with
+    a TLS listener, where the worker sends AWS's host names and the CA it trusts for them."""
     region = os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+    redirect = {}
+    if tls is not None and settings.tls_port is not None:
+        redirect = {
+            "LOCAL_AWS_HTTP_PORT": str(settings.port),
+            "LOCAL_AWS_HTTPS_PORT": str(settings.tls_port),
+            **tls.worker_environment(),
+        }
     return {
+        **redirect,
         "AWS_ENDPOINT_URL": settings.endpoint_url,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -82,7 +96,7 @@ class LocalAws:
     WebSocket connections (`connections`) and the Lambda workers (`runtime`).
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, tls: LocalTls | None = None) -> None:
         self.settings = settings
         self.deployments = Deployments()
         self.connections = OpenConnections()
@@ -94,7 +108,7 @@ class LocalAws:
         standard_executions.configure(settings.sfn_max_running_executions)
         self.executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="integration")
         self.runtime = LambdaRuntime(
-            lambda_environment(settings), is_current=moto_function_is_current
+            lambda_environment(settings, tls), is_current=moto_function_is_current
         )
         integrations = Integrations(self.runtime, self.executor, settings)
         # Metrics and access logs are written from the executor, never on the event loop.
@@ -139,9 +153,13 @@ class LocalAws:
         headers = trust.headers_of(scope)
         host = headers.get("host", "")
         target = _target(scope, host)
+        port, over_tls = listener(scope, current)
+        named_region = _named_region(host)  # `….execute-api.{region}.amazonaws.com`
         if scope["type"] == "websocket":
             deployed = self.deployments.lookup(*target[:2]) if target and not target[2] else None
-            refusal = trust.check_websocket(headers, current.port)
+            if deployed is not None and named_region not in (None, deployed.region):
+                deployed = None  # no such API in the region the host names: as unknown
+            refusal = trust.check_websocket(headers, port, over_tls)
             if refusal is not None:
                 await _refuse_websocket(receive, send, refusal.status, _message(refusal))
             elif deployed is None:
@@ -153,26 +171,31 @@ class LocalAws:
             return
         match = _CONNECTIONS.match(target[2]) if target and target[2] else None
         region = self.deployments.region_of(target[0], target[1]) if match and target else None
+        if named_region not in (None, region):
+            region = None  # no such API in the region the host names: as unknown
         path = scope.get("path", "")
         origin = trust.allowed_origin(headers, current.allowed_origins)
         refusal = trust.check_http(
             path,
             headers,
-            current.port,
+            port,
             current.allowed_origins,
             current.dashboard,
             # @connections checks SigV4 itself; a preflight from an allowed origin is unsigned.
             needs_signature=match is None
             and path != trust.HEALTH_PATH
             and not (origin and scope["method"] == "OPTIONS"),
+            over_tls=over_tls,
         )
         if refusal is not None:
             await _respond_http(send, refusal.status, _message(refusal))
         elif path == trust.HEALTH_PATH:
             await _respond_http(send, 200, _HEALTH)
         elif match is not None and region is None:
-            # The API or stage is gone (or never was): as for a handshake, AWS answers 403.
-            await _respond_http(send, 403, b'{"message":"Forbidden"}')
+            # The API or stage is gone (or never was), or not in the region the host names:
+            # as for a handshake, AWS answers 403, which the SDKs raise as ForbiddenException.
+            forbidden = [(b"x-amzn-errortype", b"ForbiddenException")]
+            await _respond_http(send, 403, b'{"message":"Forbidden"}', forbidden)
         elif match is not None:
             assert target is not None and region is not None
             await self.management_api.handle(
@@ -234,7 +257,9 @@ def _message(refusal: trust.Refusal) -> bytes:
     return json.dumps({"__type": error_type, "message": refusal.message}).encode()
 
 
-async def _respond_http(send: Any, status: int, body: bytes) -> None:
+async def _respond_http(
+    send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     await send(
         {
             "type": "http.response.start",
@@ -242,6 +267,7 @@ async def _respond_http(send: Any, status: int, body: bytes) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                *(headers or []),
             ],
         }
     )
@@ -264,17 +290,37 @@ def _without_cors(send: Any) -> Any:
     return send_without_cors
 
 
+def listener(scope: dict[str, Any], settings: Settings) -> tuple[int, bool]:
+    """The port of the listener a request came to, and whether it is the TLS one.
+
+    From `scope["server"]`, the socket's own address: no header (`X-Forwarded-Proto`, which
+    uvicorn trusts from loopback) can make a plain request look like a TLS one.
+    """
+    server = scope.get("server")
+    if settings.tls_port is not None and server and server[1] == settings.tls_port:
+        return settings.tls_port, True
+    return settings.port, False
+
+
+def _named_region(host: str) -> str | None:
+    """The region an AWS execute-api `Host` names (None for local_aws's own host names)."""
+    named = aws_hosts.execute_api(host)
+    return named.region if named is not None else None
+
+
 def _target(scope: dict[str, Any], host: str) -> tuple[str, str, str | None] | None:
     """(apiId, stage, rest of path) if the request is for a WebSocket API, else None.
 
+    The API is named in the path (`/{apiId}/{stage}`), or in the host, local_aws's way
+    (`{apiId}.execute-api.localhost`) or AWS's (`{apiId}.execute-api.{region}.amazonaws.com`).
     The rest of the path stays percent-encoded, as sent: a connection id may hold `/` or `%`.
     """
     raw_path = scope.get("raw_path")
     path = raw_path.decode("latin-1") if raw_path else scope.get("path", "")
-    host_match = _API_HOST.match(host)
-    if host_match:
+    named = aws_hosts.execute_api(host)
+    if named is not None:
         match = _HOST_PATH.match(path)
-        return (host_match["api"], match["stage"], match["rest"]) if match else None
+        return (named.api_id, match["stage"], match["rest"]) if match else None
     match = _PATH.match(path)
     if match is None:
         return None
@@ -314,41 +360,57 @@ def _connection_budget() -> int | None:
     return max(16, min(soft * 3 // 4, soft - 96))
 
 
-def serve(settings: Settings) -> None:
-    """Serve until SIGINT or SIGTERM, on 127.0.0.1 only (port 0: any free port)."""
+def _bind(port: int) -> socket.socket:
+    """A TCP socket bound to 127.0.0.1:`port` (0: a free one), not listening yet."""
     listening = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        listening.bind((HOST, settings.port))
+        listening.bind((HOST, port))
     except OSError as error:
         listening.close()
         reason = (error.strerror or str(error)).lower()
         raise SystemExit(
-            f"local_aws cannot listen on {HOST}:{settings.port}: {reason}. "
+            f"local_aws cannot listen on {HOST}:{port}: {reason}. "
             "Stop what uses the port, or choose another with --port (or LOCAL_AWS_PORT)."
         ) from None
+    return listening
+
+
+def serve(settings: Settings) -> None:
+    """Serve until SIGINT or SIGTERM, on 127.0.0.1 only (port 0: any free port), and TLS
+    for the Lambda workers' AWS host names on a second, free port."""
+    listening = _bind(settings.port)
+    tls_listening = _bind(0)
     # Bound before anything else starts, so the port every part is told is the real one.
-    settings = dataclasses.replace(settings, port=listening.getsockname()[1])
+    settings = dataclasses.replace(
+        settings, port=listening.getsockname()[1], tls_port=tls_listening.getsockname()[1]
+    )
     if settings.max_open_connections is None:
         settings = dataclasses.replace(settings, max_open_connections=_connection_budget())
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    config = uvicorn_patches.Config(
-        LocalAws(settings),
-        settings,
-        http=uvicorn_patches.HttpProtocol,
-        ws=uvicorn_patches.WebSocketProtocol,
-        # AWS's quotas: 128 KB a message and 32 KB a frame, or close 1009 (reference §3.7).
-        ws_max_size=(settings.message_limit_bytes, settings.frame_limit_bytes),
-        ws_ping_interval=None,  # API Gateway does not ping clients
-        ws_per_message_deflate=False,
-        lifespan="on",
-        log_level="warning",
-        access_log=False,
-    )
-    # The objects of the thousand modules imported by now live as long as the process: left
-    # to the garbage collector, each of its full collections would walk them all (the first,
-    # during the first deploy, took 70 ms). Frozen, they are never looked at again.
-    gc.freeze()
-    uvicorn_patches.Server(config).run(sockets=[listening])
+    tls = LocalTls()
+    try:
+        config = uvicorn_patches.Config(
+            LocalAws(settings, tls),
+            settings,
+            tls_listener=(tls_listening, tls.context),
+            http=uvicorn_patches.HttpProtocol,
+            ws=uvicorn_patches.WebSocketProtocol,
+            # AWS's quotas: 128 KB a message and 32 KB a frame, or close 1009 (reference §3.7).
+            ws_max_size=(settings.message_limit_bytes, settings.frame_limit_bytes),
+            ws_ping_interval=None,  # API Gateway does not ping clients
+            ws_per_message_deflate=False,
+            lifespan="on",
+            log_level="warning",
+            access_log=False,
+        )
+        # The objects of the thousand modules imported by now live as long as the process:
+        # left to the garbage collector, each of its full collections would walk them all
+        # (the first, during the first deploy, took 70 ms). Frozen, they are never looked at
+        # again.
+        gc.freeze()
+        uvicorn_patches.Server(config).run(sockets=[listening])
+    finally:
+        tls.close()

@@ -39,6 +39,10 @@ def wsgi_app() -> Callable[..., Iterable[bytes]]:
     from local_aws import step_functions  # it uses this module's lock
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        # a2wsgi's input ends where the request's body ends, chunked or not, but it does not
+        # say so: without this, werkzeug reads a body sent without Content-Length as empty
+        # (SDKs stream S3 uploads over HTTPS as `Transfer-Encoding: chunked`, aws-chunked).
+        environ["wsgi.input_terminated"] = True
         # Executions run state machines: not under the lock (moto lacks or only records them).
         served = step_functions.serve_http(environ)
         if served is not None:

@@ -17,6 +17,9 @@ DEFAULT_PORT = 4566
 @dataclass(frozen=True)
 class Settings:
     port: int = DEFAULT_PORT  # 0: any free port (the server replaces it with the bound one)
+    # The TLS listener for AWS host names from Lambda workers (docs/aws-host-names.md): a free
+    # port the server picks at start; None: no such listener.
+    tls_port: int | None = None
     idle_timeout_seconds: float = 600.0  # AWS: 10 minutes without a message
     max_connection_seconds: float = 7200.0  # AWS: 2 hours per connection
     integration_timeout_seconds: float = 29.0  # AWS: 50 ms to 29 s, all integration types

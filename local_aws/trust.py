@@ -15,6 +15,11 @@ they answer only local, non-browser callers:
 
 The WebSocket data plane accepts any `Origin`, as AWS does (reference apigw-websocket.md
 §3.1), so a browser client page can connect; its `Host` is checked the same way.
+
+On the TLS listener, whose certificates chain to a CA only Lambda workers trust
+(`local_tls`), AWS's own host names are accepted too (`dynamodb.us-east-1.amazonaws.com`):
+a browser cannot finish a handshake with it, so no page reaches it, rebinding or not
+(docs/security.md). On the plain port they stay foreign.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from local_aws import aws_hosts
 
 _LOOPBACK_HOST = re.compile(
     r"^(?:127\.0\.0\.1|localhost|\[::1\]|[a-z0-9]+\.execute-api\.localhost)(?::(?P<port>\d+))?$"
@@ -55,6 +62,12 @@ UNSIGNED = Refusal(
     "and the AWS CLI sign; any credentials do, e.g. testing/testing). Presigned URLs and "
     "unsigned requests are refused (see docs/security.md).",
 )
+AWS_NAME_OVER_HTTP = Refusal(
+    403,
+    "local_aws answers AWS host names (*.amazonaws.com) only over HTTPS, on the TLS port its "
+    "Lambda functions' connections to https://… AWS URLs are sent to; over plain HTTP they "
+    "are foreign hosts. Use an https:// URL, or AWS_ENDPOINT_URL (see docs/aws-host-names.md).",
+)
 DASHBOARD_OFF = Refusal(
     404,
     "moto's /moto-api admin endpoints are off. Start local_aws with --dashboard to serve them "
@@ -70,12 +83,26 @@ def headers_of(scope: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def host_allowed(host: str | None, port: int) -> bool:
-    """A loopback name, with our port or none. No `Host` at all is no browser's request."""
+def host_allowed(host: str | None, port: int, over_tls: bool = False) -> bool:
+    """A loopback name, with the listener's `port` or none; over TLS also an AWS name, with
+    port 443 or none (what a client that connected to AWS sends). No `Host` at all is no
+    browser's request."""
     if host is None:
         return True
     match = _LOOPBACK_HOST.match(host.lower())
-    return match is not None and match["port"] in (None, str(port))
+    if match is not None:
+        return match["port"] in (None, str(port))
+    return over_tls and _is_aws_host(host, (None, 443))
+
+
+def _is_aws_host(host: str, ports: tuple[int | None, ...]) -> bool:
+    split = aws_hosts.split_host(host)
+    return split is not None and split[1] in ports and aws_hosts.is_aws_name(split[0])
+
+
+def _foreign_host(host: str | None) -> Refusal:
+    """Why `host` is refused: an AWS name over plain HTTP has a message of its own."""
+    return AWS_NAME_OVER_HTTP if host and _is_aws_host(host, (None, 80)) else FOREIGN_HOST
 
 
 def _from_browser(headers: dict[str, str]) -> bool:
@@ -88,9 +115,11 @@ def allowed_origin(headers: dict[str, str], allowed_origins: tuple[str, ...]) ->
     return origin if origin is not None and origin in allowed_origins else None
 
 
-def check_websocket(headers: dict[str, str], port: int) -> Refusal | None:
-    """A WebSocket handshake: any Origin (as on AWS), but a loopback Host."""
-    return None if host_allowed(headers.get("host"), port) else FOREIGN_HOST
+def check_websocket(headers: dict[str, str], port: int, over_tls: bool = False) -> Refusal | None:
+    """A WebSocket handshake: any Origin (as on AWS), but a loopback Host (or over TLS an AWS
+    one)."""
+    host = headers.get("host")
+    return None if host_allowed(host, port, over_tls) else _foreign_host(host)
 
 
 def check_http(
@@ -100,14 +129,17 @@ def check_http(
     allowed_origins: tuple[str, ...],
     dashboard: bool,
     needs_signature: bool,
+    over_tls: bool = False,
 ) -> Refusal | None:
     """An HTTP request for the AWS APIs, `@connections` or the health check: None if served.
 
+    `port` is the port of the listener it came to, `over_tls` whether that is the TLS one.
     `needs_signature` is False where the handler checks signatures itself (`@connections`)
     or none is needed (the health check).
     """
-    if not host_allowed(headers.get("host"), port):
-        return FOREIGN_HOST
+    host = headers.get("host")
+    if not host_allowed(host, port, over_tls):
+        return _foreign_host(host)
     if _from_browser(headers) and allowed_origin(headers, allowed_origins) is None:
         return BROWSER
     if path.startswith("/moto-api") and not dashboard:

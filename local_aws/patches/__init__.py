@@ -9,7 +9,8 @@ undo a patch.
 `local_aws/__init__.py` calls `install()` once, before any other local_aws module imports
 the libraries: every process that uses local_aws (the server, tests) runs patched. The
 one exception is `local_aws/lambda_worker.py`, which runs a function's code in a process of
-its own and imports nothing from local_aws: it adds its botocore hook and log format itself.
+its own and imports nothing from local_aws: it redirects AWS's host names (its own name
+resolution, docs/aws-host-names.md) and sets its log format itself.
 """
 
 from __future__ import annotations

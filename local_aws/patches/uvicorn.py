@@ -12,7 +12,10 @@ own protocols read theirs.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import socket
+import ssl
 from typing import Any
 
 import uvicorn
@@ -23,11 +26,13 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from local_aws.settings import Settings
 
 PINNED = {"uvicorn": "0.54.0"}
+TLS_SHUTDOWN_SECONDS = 1.0
 
 # The methods of uvicorn's that the subclasses below override, which are not uvicorn's documented
 # API. They also read instance attributes set in uvicorn's constructors (`flow`, `cycle`,
-# `conn`, `queue`, `handshake_initiated`, `handshake_complete`, `_captured_signals`): the
-# tests in tests/security that exercise each bound fail if one of those goes.
+# `conn`, `queue`, `handshake_initiated`, `handshake_complete`, `_captured_signals`; the
+# server's `servers`, `server_state`, `lifespan` for the TLS listener): the tests in
+# tests/security and tests/fidelity/test_aws_host_names.py that use each fail if one goes.
 RELIES_ON: tuple[tuple[type, str], ...] = (
     (HttpToolsProtocol, "connection_made"),
     (HttpToolsProtocol, "on_message_begin"),
@@ -50,11 +55,22 @@ def install() -> None:
 
 
 class Config(uvicorn.Config):
-    """uvicorn's configuration, carrying local_aws's settings to every protocol."""
+    """uvicorn's configuration, carrying local_aws's settings to every protocol.
 
-    def __init__(self, app: Any, settings: Settings, **options: Any) -> None:
+    `tls_listener` is a second bound socket and the SSL context it serves with: `Server`
+    serves the same app there too (the Lambda workers' AWS host names, server.py).
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        settings: Settings,
+        tls_listener: tuple[socket.socket, ssl.SSLContext] | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(app, **options)
         self.local_aws = settings
+        self.tls_listener = tls_listener
 
 
 class HttpProtocol(HttpToolsProtocol):
@@ -221,8 +237,35 @@ class Server(uvicorn.Server):
 
     async def startup(self, sockets: list[Any] | None = None) -> None:
         await super().startup(sockets)
-        if not self.should_exit:
-            print(f"local_aws ready on {self.config.local_aws.endpoint_url}", flush=True)
+        if self.should_exit:
+            return
+        if self.config.tls_listener is not None:
+            await self._serve_tls(*self.config.tls_listener)
+        print(f"local_aws ready on {self.config.local_aws.endpoint_url}", flush=True)
+
+    async def _serve_tls(self, sock: socket.socket, context: ssl.SSLContext) -> None:
+        """The same app on a TLS socket: the protocols uvicorn's startup builds for its own
+        sockets, in the same server state (connection budget, shutdown), one lifespan."""
+        config = self.config
+        protocol = functools.partial(
+            config.http_protocol_class,  # type: ignore[call-arg]  # as uvicorn's own startup
+            config=config,
+            server_state=self.server_state,
+            app_state=self.lifespan.state,
+        )
+        server = await asyncio.get_running_loop().create_server(
+            protocol,
+            sock=sock,
+            ssl=context,
+            backlog=config.backlog,
+            # A TLS handshake has the HTTP request's bound, so a silent client cannot hold it.
+            ssl_handshake_timeout=config.local_aws.handshake_timeout_seconds,
+            # Closing waits for the client's close_notify; an idle worker's pooled connection
+            # never reads it, and uvicorn's shutdown waits for every connection to be gone:
+            # 1 s, not asyncio's 30 s, or stopping local_aws would hang that long.
+            ssl_shutdown_timeout=TLS_SHUTDOWN_SECONDS,
+        )
+        self.servers.append(server)
 
     def handle_exit(self, sig: int, frame: Any) -> None:
         super().handle_exit(sig, frame)

@@ -116,3 +116,15 @@ def metric_sum(server: LocalAwsProcess, outputs: dict[str, str], metric: str) ->
         Statistics=["Sum"],
     )["Datapoints"]
     return sum(point["Sum"] for point in points)
+
+
+def probe(server: LocalAwsProcess, function_name: str, **event: object) -> dict:
+    """Invoke the aws_host_names.yaml `Probe` function: it makes one boto3 call (`service`,
+    `call`, `args`) at `endpoint` (None: boto3's default, AWS_ENDPOINT_URL unset) and returns
+    the `answer` (or {"error", "message"}), the client's `url` and its trust `environment`."""
+    answer = server.client("lambda").invoke(
+        FunctionName=function_name, Payload=json.dumps(event).encode()
+    )
+    result = json.loads(answer["Payload"].read())
+    assert answer.get("FunctionError") is None, result
+    return result

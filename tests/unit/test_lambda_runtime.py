@@ -24,6 +24,7 @@ import pytest
 from local_aws import lambda_node_sdk, lambda_packages, lambda_worker_process
 from local_aws.lambda_runtime import LambdaRuntime
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
+from local_aws.local_tls import LocalTls
 
 ACCOUNT = "123456789012"
 
@@ -487,8 +488,9 @@ def test_unsupported_runtime_starts_no_process() -> None:
 
 
 @contextlib.contextmanager
-def recording_server() -> Iterator[tuple[str, list[str]]]:
-    """A local HTTP server answering 200 to every POST: its URL, and "POST <Host> <path>"s."""
+def recording_server(tls: LocalTls | None = None) -> Iterator[tuple[int, list[str]]]:
+    """A local HTTP server (HTTPS with `tls`'s certificates) answering 200 to every POST:
+    its port, and the "POST <Host> <path>" it saw."""
     seen: list[str] = []
 
     class Recorder(BaseHTTPRequestHandler):
@@ -503,12 +505,36 @@ def recording_server() -> Iterator[tuple[str, list[str]]]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    if tls is not None:
+        server.socket = tls.context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+        yield server.server_address[1], seen
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextlib.contextmanager
+def aws_look_alike() -> Iterator[tuple[dict[str, str], list[str], list[str]]]:
+    """A plain and a TLS recording server standing in for local_aws's two listeners: the
+    environment local_aws gives workers for them, and what each one saw."""
+    tls = LocalTls()
+    try:
+        with (
+            recording_server() as (http_port, plain),
+            recording_server(tls) as (https_port, tls_seen),
+        ):
+            environment = {
+                **MANAGEMENT_ENVIRONMENT,
+                "AWS_ENDPOINT_URL": f"http://127.0.0.1:{http_port}",
+                "LOCAL_AWS_HTTP_PORT": str(http_port),
+                "LOCAL_AWS_HTTPS_PORT": str(https_port),
+                **tls.worker_environment(),
+            }
+            yield environment, plain, tls_seen
+    finally:
+        tls.close()
 
 
 MANAGEMENT_ENVIRONMENT = {
@@ -517,6 +543,38 @@ MANAGEMENT_ENVIRONMENT = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
+# `@connections` endpoints as functions build them: from the event's domainName (local_aws's
+# host name), AWS's public host name, the same with a port, and AWS_ENDPOINT_URL.
+AWS_STYLE_ENDPOINTS = (
+    "https://abc123.execute-api.localhost/api",
+    "https://abc123.execute-api.us-east-1.amazonaws.com/prod",
+    "http://abc123.execute-api.localhost:{http_port}/prod",
+    "{endpoint}/direct",
+)
+
+
+def endpoints(environment: dict[str, str]) -> list[str]:
+    return [
+        url.format(
+            http_port=environment["LOCAL_AWS_HTTP_PORT"], endpoint=environment["AWS_ENDPOINT_URL"]
+        )
+        for url in AWS_STYLE_ENDPOINTS
+    ]
+
+
+def expected_hosts(environment: dict[str, str]) -> tuple[list[str], list[str]]:
+    """What the plain and the TLS server see: same paths, each Host the one signed for."""
+    local = environment["AWS_ENDPOINT_URL"].removeprefix("http://")
+    port = environment["LOCAL_AWS_HTTP_PORT"]
+    plain = [
+        f"POST abc123.execute-api.localhost:{port} /prod/@connections/x%3D",
+        f"POST {local} /direct/@connections/x%3D",
+    ]
+    tls = [
+        "POST abc123.execute-api.localhost /api/@connections/x%3D",
+        "POST abc123.execute-api.us-east-1.amazonaws.com /prod/@connections/x%3D",
+    ]
+    return plain, tls
 
 
 def test_management_api_calls_reach_the_emulator() -> None:
@@ -540,31 +598,24 @@ def test_management_api_calls_reach_the_emulator() -> None:
 
     async def scenario(runtime: LambdaRuntime) -> None:
         fn = function(code)
-        aws_style = {"endpoint": "https://abc123.execute-api.localhost/api"}
-        assert assert_ok(await runtime.invoke(fn, aws_style)) == "sent"
-        assert assert_ok(await runtime.invoke(fn, {**aws_style, "new_session": True})) == "sent"
-        # With a port and plain http too; any other host is left alone.
-        assert assert_ok(await runtime.invoke(fn, {"endpoint": f"{endpoint}/direct"})) == "sent"
-        with_port = {"endpoint": "http://abc123.execute-api.localhost:4566/prod"}
-        assert assert_ok(await runtime.invoke(fn, with_port)) == "sent"
-        # A function that never imports boto3 does not pay for it.
+        for url in endpoints(environment):
+            assert assert_ok(await runtime.invoke(fn, {"endpoint": url})) == "sent", url
+        # A new botocore session too: the redirect is below every client.
+        first = {"endpoint": endpoints(environment)[0], "new_session": True}
+        assert assert_ok(await runtime.invoke(fn, first)) == "sent"
+        # The redirect itself imports no botocore: a function that never does not pay for it.
         assert assert_ok(await runtime.invoke(function(lazy, name="lazy"), {})) is False
 
-    with recording_server() as (endpoint, seen):
-        run(scenario, {**MANAGEMENT_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
-    # Same path, the API named in the Host header: the signature made for it still holds.
-    local = endpoint.removeprefix("http://")
-    assert seen == [
-        "POST abc123.execute-api.localhost /api/@connections/x%3D",
-        "POST abc123.execute-api.localhost /api/@connections/x%3D",
-        f"POST {local} /direct/@connections/x%3D",
-        "POST abc123.execute-api.localhost:4566 /prod/@connections/x%3D",
-    ]
+    with aws_look_alike() as (environment, plain, tls):
+        run(scenario, environment)
+    expected_plain, expected_tls = expected_hosts(environment)
+    assert plain == expected_plain
+    assert tls == [*expected_tls, expected_tls[0]]
 
 
 def test_node_management_api_calls_reach_the_emulator() -> None:
     """The SDK v3's PostToConnection to `https://${domainName}/${stage}`, as AWS's patterns
-    write it, reaches local_aws with the Host it was signed for; other hosts are left alone."""
+    write it, or to AWS's own host name, reaches local_aws with the Host it was signed for."""
     code = """
     const {
       ApiGatewayManagementApiClient,
@@ -579,21 +630,46 @@ def test_node_management_api_calls_reach_the_emulator() -> None:
 
     async def scenario(runtime: LambdaRuntime) -> None:
         fn = node(code, runtime="nodejs24.x")
-        for url in (
-            "https://abc123.execute-api.localhost/api",
-            f"{endpoint}/direct",
-            "http://abc123.execute-api.localhost:4566/prod",
-        ):
+        for url in endpoints(environment):
             assert assert_ok(await runtime.invoke(fn, {"endpoint": url})) == "sent", url
 
-    with recording_server() as (endpoint, seen):
-        run(scenario, {**MANAGEMENT_ENVIRONMENT, "AWS_ENDPOINT_URL": endpoint})
-    local = endpoint.removeprefix("http://")
-    assert seen == [
-        "POST abc123.execute-api.localhost /api/@connections/x%3D",
-        f"POST {local} /direct/@connections/x%3D",
-        "POST abc123.execute-api.localhost:4566 /prod/@connections/x%3D",
+    with aws_look_alike() as (environment, plain, tls):
+        run(scenario, environment)
+    assert (plain, tls) == expected_hosts(environment)
+
+
+def test_node_connections_to_aws_names_go_to_the_two_listeners() -> None:
+    """net.connect in each of its argument forms: 443 to the TLS port, 80 to the plain one,
+    any other port of an AWS name an error naming local_aws, not a lookup."""
+    code = """
+    const net = require("node:net");
+    exports.handler = ({ host, port, form }) =>
+      new Promise((resolve) => {
+        const socket = form === "options" ? net.connect({ host, port }) : net.connect(port, host);
+        socket.on("connect", () => {
+          resolve({ port: socket.remotePort, address: socket.remoteAddress });
+          socket.destroy();
+        });
+        socket.on("error", (error) => resolve({ error: error.message }));
+      });
+    """
+    host = "sqs.us-east-1.amazonaws.com"
+
+    async def scenario(runtime: LambdaRuntime) -> list[Any]:
+        fn = node(code)
+        return [
+            assert_ok(await runtime.invoke(fn, {"host": host, "port": port, "form": form}))
+            for port, form in ((443, "options"), (80, "arguments"), (8443, "options"))
+        ]
+
+    with aws_look_alike() as (environment, _, _):
+        answers = run(scenario, environment)
+    https_port, http_port = (int(environment[f"LOCAL_AWS_{k}_PORT"]) for k in ("HTTPS", "HTTP"))
+    assert answers[:2] == [
+        {"port": https_port, "address": "127.0.0.1"},
+        {"port": http_port, "address": "127.0.0.1"},
     ]
+    assert answers[2]["error"].startswith(f"local_aws: {host} port 8443 is not served locally")
 
 
 def test_close_stops_every_worker_and_removes_the_code() -> None:
