@@ -109,11 +109,20 @@ def main() -> None:
         help="Step Functions executions (StartExecution) running at a time before "
         "ExecutionLimitExceeded (16)",
     )
+    parser.add_argument(
+        "--max-api-body-mb",
+        type=int,
+        default=defaults.max_api_body_bytes // (1024 * 1024),
+        help="the largest AWS API request body local_aws reads, in MiB; a larger one is "
+        "refused with 413 (128)",
+    )
     args = parser.parse_args()
     if args.sfn_wait_scale < 0:
         parser.error("--sfn-wait-scale must be 0 or more")
     if args.sfn_max_running_executions < 1:
         parser.error("--sfn-max-running-executions must be 1 or more")
+    if args.max_api_body_mb < 1:
+        parser.error("--max-api-body-mb must be 1 or more")
     if args.sqs_poll_seconds <= 0:
         parser.error("--sqs-poll-seconds must be more than 0")
     if args.connections_rate_limit < 0 or args.connections_burst_limit < 0:
@@ -137,6 +146,7 @@ def main() -> None:
         http_integration_hosts=tuple(args.http_integration_host),
         sfn_wait_scale=args.sfn_wait_scale,
         sfn_max_running_executions=args.sfn_max_running_executions,
+        max_api_body_bytes=args.max_api_body_mb * 1024 * 1024,
     )
     from local_aws.server import serve  # imports moto: only once the arguments are valid
 

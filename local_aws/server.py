@@ -38,6 +38,7 @@ from local_aws import (
     invoke_task,
     lambda_invoke,
     observability,
+    request_bodies,
     services,
     standard_executions,
     step_functions,
@@ -209,8 +210,15 @@ class LocalAws:
                 send,
             )
         else:
+            limit = current.max_api_body_bytes
+            bounded = await request_bodies.within(receive, headers, limit)
+            if bounded is None:
+                close = [(b"connection", b"close")]  # the rest of the body is not read
+                await _respond_http(send, 413, request_bodies.too_large(limit), close)
+                return
             http_scope = cast("HTTPScope", scope)  # an ASGI HTTP scope, as uvicorn built it
-            await self.moto(http_scope, receive, _without_cors(send) if origin is None else send)
+            reply = _without_cors(send) if origin is None else send
+            await self.moto(http_scope, cast("Any", bounded), reply)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

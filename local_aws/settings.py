@@ -51,6 +51,10 @@ class Settings:
     # Open TCP connections beyond this are answered 503 at once (None: from the fd limit),
     # so that moto, Lambda workers and log files keep file descriptors of their own.
     max_open_connections: int | None = None
+    # An AWS API request's body longer than this is refused with 413 before moto reads it
+    # (moto holds a whole body in memory). AWS's own largest, a Lambda CreateFunction with
+    # its zip inline, is about 70 MB; the SDKs upload larger files to S3 in 8 MB parts.
+    max_api_body_bytes: int = 128 * 1024 * 1024
     # Step Functions: Wait states wait this many times as long as they say (tests and demos
     # run a Wait of minutes in a moment; 1 is AWS's real time), and at most this many
     # executions started with StartExecution run at a time (local_aws's bound: AWS allows

@@ -6,6 +6,8 @@ escapes every name and value; they must come back exactly and never add attribut
 
 from __future__ import annotations
 
+import json
+import socket
 from urllib.parse import quote
 
 import botocore.exceptions
@@ -283,3 +285,36 @@ def test_an_operation_moto_lacks_is_a_clear_501_and_the_list_calls_work(
     assert response["ResponseMetadata"]["RetryAttempts"] == 0
     assert response["Error"]["Code"] == "NotImplemented"
     assert "update_route_response" in response["Error"]["Message"]
+
+
+# ---------------------------------------------------------------- AWS API request bodies
+
+
+def test_an_api_body_over_the_bound_is_413_before_it_is_sent(local_aws) -> None:
+    # 200 MiB announced, none of it sent: the answer comes at once, naming the bound and what
+    # to do, and the server goes on serving.
+    signed = (
+        "AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/dynamodb/aws4_request, "
+        "SignedHeaders=host, Signature=0"
+    )
+    head = (
+        f"POST / HTTP/1.1\r\nHost: 127.0.0.1:{local_aws.port}\r\nAuthorization: {signed}\r\n"
+        "X-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+        "Content-Type: application/x-amz-json-1.0\r\n"
+        f"Content-Length: {200 * 1024 * 1024}\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", local_aws.port), timeout=10) as client:
+        client.sendall(head.encode())
+        answer = b""
+        while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+            received = client.recv(65536)
+            if not received:
+                break
+            answer += received
+    status_line, _, rest = answer.partition(b"\r\n")
+    assert status_line == b"HTTP/1.1 413 Request Entity Too Large"
+    body = json.loads(rest.partition(b"\r\n\r\n")[2])
+    assert body["__type"] == "RequestEntityTooLargeException"
+    assert "up to 134,217,728 bytes" in body["message"]
+    assert "--max-api-body-mb" in body["message"]
+    assert "TableNames" in local_aws.client("dynamodb").list_tables()
