@@ -64,7 +64,12 @@ def unsupported_types(template: dict[str, Any]) -> list[str]:
         for resource in (template.get("Resources") or {}).values()
         if isinstance(resource, dict)
     }
-    if moto_imports.import_models_for(types):
+    moto_imports.import_models_for(types)
+    # moto builds its model map at its first lookup: models imported since (by the line above,
+    # or by a request to their service) are missing from it until it is built again.
+    if any(
+        kind not in parsing.get_model_map() and moto_imports.models_module(kind) for kind in types
+    ):
         for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
             cache.cache_clear()
     return sorted(

@@ -81,16 +81,15 @@ def models_module(resource_type: str) -> str | None:
     return MODEL_MODULES.get(resource_type.rpartition("::")[0])
 
 
-def import_models_for(resource_types: Iterable[str]) -> bool:
-    """Import the models of these resource types' services; whether any was new.
+def import_models_for(resource_types: Iterable[str]) -> None:
+    """Import the models of these resource types' services (those not imported yet).
 
-    moto caches its model map at its first lookup: after a new import, the caller clears it.
+    moto caches its model map at its first lookup: a type missing from it once its models
+    are imported (here or by any other import) needs the caller to clear it.
     """
     modules = {module for kind in resource_types if (module := models_module(kind))}
-    new = sorted(module for module in modules if module not in sys.modules)
-    for module in new:
+    for module in sorted(module for module in modules if module not in sys.modules):
         importlib.import_module(module)
-    return bool(new)
 
 
 class _Deferred(types.ModuleType):

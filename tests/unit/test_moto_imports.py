@@ -126,3 +126,21 @@ def test_a_stack_of_services_not_imported_at_start_up_deploys_with_its_tags() ->
     # models were imported after moto's CloudFormation.
     assert tags["aws:cloudformation:logical-id"] == "Network"
     assert tags["aws:cloudformation:stack-name"] == "lean"
+
+
+def test_a_type_whose_models_came_in_another_way_after_a_deploy_is_still_accepted() -> None:
+    # A deploy builds moto's model map; then a request to EventBridge (or anything else)
+    # imports its models outside a template. A later template naming AWS::Events::EventBus
+    # must find the type, not a map built before its model existed.
+    refused = run_fresh(
+        """
+        import importlib, json
+        import local_aws.server
+        from local_aws import cloudformation
+        first = cloudformation.unsupported_types({"Resources": {"T": {"Type": "AWS::SQS::Queue"}}})
+        importlib.import_module("moto.events.models")
+        bus = {"Resources": {"Bus": {"Type": "AWS::Events::EventBus"}}}
+        print(json.dumps([first, cloudformation.unsupported_types(bus)]))
+        """
+    )
+    assert refused == [[], []]
