@@ -17,8 +17,9 @@ import pytest
 from tests.support import LocalAwsProcess
 
 # The TTL lesson (04) waits for the sweep; a short interval keeps it fast. Lesson 09's
-# workflow waits 45 s (longer than API Gateway's 29 s): scaled, it takes under a second.
-LOCAL_AWS_ARGS = ("--ttl-sweep-seconds", "1", "--sfn-wait-scale", "0.02")
+# workflow waits 45 s (longer than API Gateway's 29 s): scaled, it takes 4.5 s, time enough to
+# see it still running after the route has answered, however loaded the machine.
+LOCAL_AWS_ARGS = ("--ttl-sweep-seconds", "1", "--sfn-wait-scale", "0.1")
 REMOVED = ("AWS_PROFILE", "AWS_SESSION_TOKEN", "TUTORIAL_STACK_NAME")
 
 _server: LocalAwsProcess | None = None
