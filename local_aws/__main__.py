@@ -114,7 +114,8 @@ def main() -> None:
         type=int,
         default=defaults.max_api_body_bytes // (1024 * 1024),
         help="the largest AWS API request body local_aws reads, in MiB; a larger one is "
-        "refused with 413 (128)",
+        "refused with 413 (128); the bodies of all requests at once may hold twice that, "
+        "past which a request is answered 503",
     )
     args = parser.parse_args()
     if args.sfn_wait_scale < 0:

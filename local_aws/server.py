@@ -128,6 +128,10 @@ class LocalAws:
             on_sent=self._count_post,
         )
         self.moto = WSGIMiddleware(services.wsgi_app(), workers=8)
+        # What moto's requests may make it hold: each body, and all of them at once.
+        self.bodies = request_bodies.Bodies(
+            settings.max_api_body_bytes, settings.api_bodies_total_bytes
+        )
         self._sweeper: asyncio.Task[None] | None = None
         # SQS event source mappings: batches run through Invoke's path (runtime and logs).
         self.sqs_poller = event_sources.SqsPoller(
@@ -210,15 +214,17 @@ class LocalAws:
                 send,
             )
         else:
-            limit = current.max_api_body_bytes
-            bounded = await request_bodies.within(receive, headers, limit)
-            if bounded is None:
+            admitted = await self.bodies.admit(receive, headers)
+            if isinstance(admitted, request_bodies.Refused):
                 close = [(b"connection", b"close")]  # the rest of the body is not read
-                await _respond_http(send, 413, request_bodies.too_large(limit), close)
+                await _respond_http(send, admitted.status, admitted.body, close)
                 return
             http_scope = cast("HTTPScope", scope)  # an ASGI HTTP scope, as uvicorn built it
             reply = _without_cors(send) if origin is None else send
-            await self.moto(http_scope, cast("Any", bounded), reply)
+            try:
+                await self.moto(http_scope, cast("Any", admitted.receive), reply)
+            finally:
+                self.bodies.release(admitted)
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

@@ -63,6 +63,12 @@ class Settings:
     sfn_max_running_executions: int = 16
 
     @property
+    def api_bodies_total_bytes(self) -> int:
+        """What the bodies of every AWS API request at once may hold: two of the largest
+        (each open connection could otherwise hold one, request_bodies)."""
+        return 2 * self.max_api_body_bytes
+
+    @property
     def endpoint_url(self) -> str:
         """The URL boto3 uses for every AWS API (AWS_ENDPOINT_URL)."""
         return f"http://{HOST}:{self.port}"

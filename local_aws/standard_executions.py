@@ -291,6 +291,7 @@ class Executions:
 
     def stop(self, record: Record, request: dict[str, Any]) -> dict[str, Any]:
         """StopExecution: a running execution ends ABORTED (its thread is told at once)."""
+        step_functions.check_lengths(request, ("error", "cause"))
         error, cause = request.get("error"), request.get("cause")
         with self._lock:
             execution = record.execution

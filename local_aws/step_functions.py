@@ -62,6 +62,9 @@ MAX_INPUT_BYTES = 256 * 1024  # AWS: `input` is at most 262,144 bytes (UTF-8)
 # A request body may be longer than its input (escaped in JSON: up to 6 bytes a byte).
 MAX_REQUEST_BYTES = 8 * MAX_INPUT_BYTES
 MAX_NAME = 80  # AWS: an execution name is 1 to 80 characters
+# AWS's lengths of the other strings an execution keeps (StartExecution's traceHeader,
+# StopExecution's error and cause; the API reference of each): what 1,000 kept executions hold.
+MAX_LENGTHS = {"traceHeader": 256, "error": 256, "cause": 32_768}
 # Once stopped, an execution has this long to wind down (its state ends its current step)
 # before the caller is answered without waiting for it any longer.
 STOP_GRACE_SECONDS = 1.0
@@ -288,11 +291,8 @@ def read_request(body: str) -> dict[str, Any]:
     if not isinstance(text, str):
         raise JsonRESTError("InvalidExecutionInput", "input must be a string of JSON")
     if len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES:
-        raise JsonRESTError(
-            "ValidationException",
-            f"1 validation error detected: Value at 'input' failed to satisfy constraint: "
-            f"Member must have length less than or equal to {MAX_INPUT_BYTES}",
-        )
+        raise _too_long("input", MAX_INPUT_BYTES)
+    check_lengths(request, ("traceHeader",))
     try:
         json.loads(text)
     except (ValueError, RecursionError) as error:
@@ -300,6 +300,22 @@ def read_request(body: str) -> dict[str, Any]:
             "InvalidExecutionInput", f"Invalid State Machine Execution Input: '{error}'"
         ) from None
     return {**request, "input": text}
+
+
+def check_lengths(request: dict[str, Any], fields: tuple[str, ...]) -> None:
+    """Refuse, as AWS does, a string of `fields` longer than its `MAX_LENGTHS`."""
+    for field in fields:
+        value = request.get(field)
+        if isinstance(value, str) and len(value) > MAX_LENGTHS[field]:
+            raise _too_long(field, MAX_LENGTHS[field])
+
+
+def _too_long(field: str, limit: int) -> JsonRESTError:
+    return JsonRESTError(
+        "ValidationException",
+        f"1 validation error detected: Value at '{field}' failed to satisfy constraint: "
+        f"Member must have length less than or equal to {limit}",
+    )
 
 
 def read_machine(account_id: str, region: str, arn: str) -> Machine:

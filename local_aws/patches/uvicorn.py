@@ -31,7 +31,8 @@ TLS_SHUTDOWN_SECONDS = 1.0
 # The methods of uvicorn's that the subclasses below override, which are not uvicorn's documented
 # API. They also read instance attributes set in uvicorn's constructors (`flow`, `cycle`,
 # `conn`, `queue`, `handshake_initiated`, `handshake_complete`, `_captured_signals`; the
-# server's `servers`, `server_state`, `lifespan` for the TLS listener): the tests in
+# server's `servers`, `server_state`, `lifespan` for the TLS listener, whose `TlsHandshake`
+# joins `server_state.connections`, which uvicorn's shutdown calls `shutdown()` on): the tests in
 # tests/security and tests/fidelity/test_aws_host_names.py that use each fail if one goes.
 RELIES_ON: tuple[tuple[type, str], ...] = (
     (HttpToolsProtocol, "connection_made"),
@@ -230,6 +231,132 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
             self.transport.close()
 
 
+class TlsHandshake(asyncio.Protocol):
+    """A connection to the TLS listener from its accept to the end of its TLS handshake,
+    then handed to the HTTP protocol (what asyncio's `create_server(ssl=…)` does, but in the
+    budget of open connections all along).
+
+    It is in `connections`, uvicorn's set of open connections, while the handshake runs: the
+    budget (`max_open_connections`) counts it, for both listeners, and uvicorn's shutdown
+    ends it. Past the budget it is closed at once (no 503 can be sent before a handshake).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        connections: set[Any],
+        context: ssl.SSLContext,
+        make_protocol: Any,
+    ) -> None:
+        self._config = config
+        self._connections = connections
+        self._context = context
+        self._make_protocol = make_protocol
+        self._task: asyncio.Task[None] | None = None
+        self._transport: Any = None
+        self._client_hello = bytearray()
+        self._starting = False
+
+    def connection_made(self, transport: Any) -> None:  # uvloop's, or asyncio's
+        self._transport = transport
+        self._connections.add(self)
+        limit = self._config.local_aws.max_open_connections
+        if limit is not None and len(self._connections) > limit:
+            self._connections.discard(self)
+            transport.abort()
+            return
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._handshake(transport))
+        # The ClientHello may come before start_tls (in the task) gives the socket to the
+        # TLS protocol: `data_received` keeps it, and `_hand_on_client_hello` gives it to
+        # the TLS protocol once the socket is its, before its first read. Callbacks run in
+        # the order they are scheduled: the task's first step (start_tls's), then this,
+        # then what start_tls schedules (the TLS protocol's start, the socket's reading).
+        self._client_hello = bytearray()
+        self._starting = True
+        loop.call_soon(self._hand_on_client_hello, transport)
+
+    def data_received(self, data: bytes) -> None:
+        """Bytes before start_tls took the socket (the ClientHello, or a part of it)."""
+        if self._starting:
+            self._client_hello += data
+
+    def _hand_on_client_hello(self, transport: Any) -> None:
+        self._starting = False
+        tls_protocol = transport.get_protocol()
+        if tls_protocol is self or not self._client_hello or transport.is_closing():
+            return
+        # asyncio's and uvloop's TLS protocols are buffered protocols.
+        view = memoryview(self._client_hello)
+        while view:
+            buffer = tls_protocol.get_buffer(len(view))
+            size = min(len(buffer), len(view))
+            buffer[:size] = view[:size]
+            tls_protocol.buffer_updated(size)
+            view = view[size:]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Gone before the TLS protocol took the socket: `_handshake` sees it fail."""
+
+    def shutdown(self) -> None:
+        """uvicorn's shutdown: a connection still in its handshake has nothing to finish."""
+        if self._task is not None:
+            self._task.cancel()
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def _handshake(self, transport: Any) -> None:
+        until_handed_on = _UntilHandedOn()
+        try:
+            tls = await asyncio.get_running_loop().start_tls(
+                transport,
+                until_handed_on,
+                self._context,
+                server_side=True,
+                # The HTTP request's bound, so a silent client cannot hold the connection.
+                ssl_handshake_timeout=self._config.local_aws.handshake_timeout_seconds,
+                # Closing waits for the client's close_notify; an idle worker's pooled
+                # connection never reads it, and uvicorn's shutdown waits for every
+                # connection to be gone: 1 s, not asyncio's 30 s.
+                ssl_shutdown_timeout=TLS_SHUTDOWN_SECONDS,
+            )
+        except Exception:  # noqa: BLE001  # any failed handshake (reset, timeout, bad TLS)
+            return  # start_tls has closed the transport
+        finally:
+            self._connections.discard(self)
+        if tls is None:  # the connection went in the meantime
+            return
+        protocol = self._make_protocol()
+        tls.set_protocol(protocol)
+        protocol.connection_made(tls)
+        until_handed_on.hand_over(protocol)
+
+
+class _UntilHandedOn(asyncio.Protocol):
+    """What the TLS layer delivers between the handshake's end and `TlsHandshake` handing the
+    connection to the HTTP protocol (it reads the client's first request at once): kept,
+    then replayed to that protocol."""
+
+    def __init__(self) -> None:
+        self._events: list[tuple[str, Any]] = []
+
+    def data_received(self, data: bytes) -> None:
+        self._events.append(("data_received", data))
+
+    def eof_received(self) -> None:
+        self._events.append(("eof_received", None))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._events.append(("connection_lost", exc))
+
+    def hand_over(self, protocol: asyncio.Protocol) -> None:
+        for name, argument in self._events:
+            if name == "eof_received":
+                protocol.eof_received()
+            else:
+                getattr(protocol, name)(argument)
+
+
 class Server(uvicorn.Server):
     """uvicorn, plus the one line that says local_aws is ready, and a clean exit status."""
 
@@ -245,7 +372,14 @@ class Server(uvicorn.Server):
 
     async def _serve_tls(self, sock: socket.socket, context: ssl.SSLContext) -> None:
         """The same app on a TLS socket: the protocols uvicorn's startup builds for its own
-        sockets, in the same server state (connection budget, shutdown), one lifespan."""
+        sockets, in the same server state (connection budget, shutdown), one lifespan.
+
+        Served without asyncio's `ssl=`: that calls the protocol only once the handshake is
+        done, so connections still in their handshake (a client that connects and says
+        nothing, for the handshake timeout) would not count towards the budget of open
+        connections, and a few hundred of them would take every file descriptor. Each
+        connection is a `TlsHandshake` in the budget from its accept instead.
+        """
         config = self.config
         protocol = functools.partial(
             config.http_protocol_class,  # type: ignore[call-arg]  # as uvicorn's own startup
@@ -254,16 +388,9 @@ class Server(uvicorn.Server):
             app_state=self.lifespan.state,
         )
         server = await asyncio.get_running_loop().create_server(
-            protocol,
+            lambda: TlsHandshake(config, self.server_state.connections, context, protocol),
             sock=sock,
-            ssl=context,
             backlog=config.backlog,
-            # A TLS handshake has the HTTP request's bound, so a silent client cannot hold it.
-            ssl_handshake_timeout=config.local_aws.handshake_timeout_seconds,
-            # Closing waits for the client's close_notify; an idle worker's pooled connection
-            # never reads it, and uvicorn's shutdown waits for every connection to be gone:
-            # 1 s, not asyncio's 30 s, or stopping local_aws would hang that long.
-            ssl_shutdown_timeout=TLS_SHUTDOWN_SECONDS,
         )
         self.servers.append(server)
 

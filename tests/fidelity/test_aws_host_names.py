@@ -8,8 +8,11 @@ gets an answer naming the service at once; nothing leaves the machine
 from __future__ import annotations
 
 import json
+import socket
+import ssl
 
 import pytest
+import websocket
 
 from tests.fidelity.support import TEMPLATES, probe
 from tests.support import LocalAwsProcess, deploy
@@ -45,6 +48,24 @@ def test_functions_post_to_connections_at_the_apis_public_host_name(hosts, route
         "text": f"hello from {route}",
         "endpoint": public_connections_url(hosts),
     }
+
+
+def test_a_websocket_client_reaches_the_api_at_its_wss_aws_name(local_aws, hosts) -> None:
+    """What a redirected worker's WebSocket client does with `wss://{api}.execute-api.{region}
+    .amazonaws.com/prod`: TLS to the TLS port for that name, then the upgrade and messages,
+    answered as at the ws:// URL."""
+    environment = probe(local_aws, hosts["Probe"], service="sts", endpoint=None)["environment"]
+    name = f"{hosts['ApiId']}.execute-api.us-east-1.amazonaws.com"
+    raw = socket.create_connection(("127.0.0.1", int(environment["LOCAL_AWS_HTTPS_PORT"])))
+    context = ssl.create_default_context(cafile=environment["NODE_EXTRA_CA_CERTS"])
+    ws = websocket.create_connection(
+        f"wss://{name}/prod", socket=context.wrap_socket(raw, server_hostname=name), timeout=10
+    )
+    try:
+        send_json(ws, {"action": "python", "text": "over wss"})
+        assert json.loads(ws.recv())["text"] == "over wss"
+    finally:
+        ws.close()
 
 
 @pytest.mark.parametrize(

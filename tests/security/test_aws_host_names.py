@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.fidelity.support import TEMPLATES, probe
-from tests.support import ROOT, LocalAwsProcess, deploy
+from tests.support import ROOT, LocalAwsProcess, deploy, wait_for
 from tests.support.clients import connect, send_json
 
 AWS_NAME = "dynamodb.us-east-1.amazonaws.com"
@@ -159,3 +159,38 @@ def test_the_ca_is_private_to_the_user_and_gone_once_local_aws_stops(
     ws.close()
     assert server.stop() == 0
     assert not directory.exists()
+
+
+def _health_status(port: int) -> int | None:
+    """The status of a fresh health check on the plain port; None while it is still served
+    (local_aws has not accepted every socket yet)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/_local_aws/health")
+        status = connection.getresponse().status
+    finally:
+        connection.close()
+    return None if status == 200 else status
+
+
+def test_connections_still_in_their_tls_handshake_count_towards_the_connection_budget() -> None:
+    """ulimit -n 256 and 300 sockets to the TLS port that never say hello: each holds a file
+    descriptor until the handshake timeout, so each counts as an open connection from its
+    accept. The plain port then answers 503 (not a reset for want of descriptors), and once
+    they are gone the TLS port serves the workers again."""
+    limited = LocalAwsProcess("--handshake-timeout", "60", open_files=256)
+    try:
+        hosts = deploy(limited, "sec-tls-budget", TEMPLATES / "aws_host_names.yaml")
+        port = int(caller_identity(limited, hosts)["environment"]["LOCAL_AWS_HTTPS_PORT"])
+        silent = [socket.create_connection(("127.0.0.1", port)) for _ in range(300)]
+        try:
+            status = wait_for(lambda: _health_status(limited.port), message="all still served")
+            assert status == 503
+        finally:
+            for sock in silent:
+                sock.close()
+        assert wait_for(lambda: _health_status(limited.port) is None)
+        assert caller_identity(limited, hosts)["answer"]["Account"]
+        assert "Too many open files" not in limited.log()
+    finally:
+        limited.stop()

@@ -8,12 +8,9 @@ deleted under its connected clients.
 from __future__ import annotations
 
 import base64
-import functools
 import os
-import resource
 import socket
 import struct
-import subprocess
 import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -173,17 +170,9 @@ def test_a_client_gone_before_the_101_leaves_no_connect_item(server, workshop) -
 # ---------------------------------------------------------------- fd limit
 
 
-def _limit_files() -> None:
-    resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
-
-
-def test_at_the_fd_limit_new_clients_get_503_not_500(monkeypatch) -> None:
+def test_at_the_fd_limit_new_clients_get_503_not_500() -> None:
     """ulimit -n 256 (a laptop's default) and 300 silent sockets: answers are 200 or 503."""
-    with monkeypatch.context() as patch:
-        patch.setattr(
-            subprocess, "Popen", functools.partial(subprocess.Popen, preexec_fn=_limit_files)
-        )
-        limited = LocalAwsProcess("--handshake-timeout", "2")
+    limited = LocalAwsProcess("--handshake-timeout", "2", open_files=256)
     try:
         outputs = deploy(limited, "fd-limit")
         dynamodb = limited.client("dynamodb", config=NO_RETRIES)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+import resource
 import socket
 import subprocess
 import sys
@@ -16,6 +18,13 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[2]
 READY = re.compile(r"^local_aws ready on (?P<url>http://127\.0\.0\.1:(?P<port>\d+))$", re.M)
+
+
+def _limit(open_files: int) -> None:
+    """In the child: at most `open_files` file descriptors."""
+    resource.setrlimit(
+        resource.RLIMIT_NOFILE, (open_files, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+    )
 
 
 def free_port() -> int:
@@ -39,11 +48,13 @@ class LocalAwsProcess:
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
         ready_timeout: float = 60.0,
+        open_files: int | None = None,
     ) -> None:
         """Start local_aws on a free port with these extra arguments.
 
         `env` replaces the inherited environment; `log_path` keeps the log where the caller
-        wants it (else a temporary file, removed by `stop()`).
+        wants it (else a temporary file, removed by `stop()`); `open_files` is the process's
+        file descriptor limit (`ulimit -n`; 256 is a laptop's default).
         """
         self._owns_log = log_path is None
         if log_path is None:
@@ -54,7 +65,12 @@ class LocalAwsProcess:
         command = [sys.executable, "-m", "local_aws", "--port", "0", *extra_args]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env
+                command,
+                cwd=ROOT,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                preexec_fn=None if open_files is None else functools.partial(_limit, open_files),
             )
         try:
             ready = self._wait_until_ready(ready_timeout)

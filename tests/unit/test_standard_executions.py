@@ -126,6 +126,29 @@ def test_stop_execution_aborts_a_waiting_execution_at_once(sfn, executions) -> N
     assert events[-1]["type"] == "ExecutionAborted"
 
 
+def test_strings_past_aws_lengths_are_refused_and_never_kept(sfn, executions) -> None:
+    """AWS: StopExecution's `error` is at most 256 characters and `cause` 32,768, and
+    StartExecution's `traceHeader` 256; an ended execution keeps them, for up to 1,000
+    executions, so a longer one is refused (ValidationException) and the execution runs on."""
+    arn = start(executions, machine(sfn, WAIT_MINUTE))
+    for field, length in (("error", 257), ("cause", 32_769)):
+        status, answer = call(
+            executions, "StopExecution", executionArn=arn, **{field: "x" * length}
+        )
+        assert (status, answer["__type"]) == (400, "ValidationException")
+        assert f"'{field}'" in answer["message"] and f"{length - 1}" in answer["message"]
+    assert call(executions, "DescribeExecution", executionArn=arn)[1]["status"] == "RUNNING"
+    status, answer = call(
+        executions, "StopExecution", executionArn=arn, error="e" * 256, cause="c" * 32_768
+    )
+    assert status == 200
+    assert ended(executions, arn)["cause"] == "c" * 32_768
+    status, answer = call(
+        executions, "StartExecution", stateMachineArn=machine(sfn, PASS), traceHeader="t" * 257
+    )
+    assert (status, answer["__type"]) == (400, "ValidationException")
+
+
 def test_a_fail_state_ends_failed_with_its_error_and_cause(sfn, executions) -> None:
     definition = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E", "Cause": "c"}}}
     answer = ended(executions, start(executions, machine(sfn, definition)))
