@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 
-from benchmarks import issue, measure
+from benchmarks import goals, measure
 from benchmarks.measure import Section, median
 
 # Run order: the ones that start their own local_aws first, while nothing else runs.
@@ -98,8 +98,8 @@ def render(sections: list[Section], facts: dict[str, str], crashes: list[str], q
     blocks = [
         f"# local_aws benchmarks{quick_run}",
         "\n".join(f"- **{name}**: {value}" for name, value in facts.items()),
-        "## The issue's figures (medians of the trials here)",
-        table(issue.HEADER, issue.rows(sections, fmt)),
+        "## The goals (medians of the trials here)",
+        table(goals.HEADER, goals.rows(sections, fmt)),
         "## Summary (medians of the trials)",
         table(SUMMARY, summary),
         "## Checks",

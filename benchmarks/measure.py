@@ -71,7 +71,7 @@ def percentile(values: Sequence[float], fraction: float) -> float:
 class Row:
     """One line of the summary table: the local_aws trials and, if named, a reference's.
 
-    `met_if(local median, ratio)` is the goal from the issue (the ratio is NaN without a
+    `met_if(local median, ratio)` is the goal (`benchmarks.goals`; the ratio is NaN without a
     reference, so any comparison with it fails); `requires` names a check that must pass too.
     """
 

@@ -1,8 +1,8 @@
-"""The performance issue's figures, and this run's next to them.
+"""The performance goals: an earlier measurement of each figure, its target, and this run's.
 
-The issue measured each figure on a faster machine of the same class: its absolute numbers do
-not transfer, its ratios to the same reference do. So each row shows the issue's local_aws,
-reference and ratio, the issue's target (on the ratio where there is a reference, on the value
+The earlier figures were measured on a faster machine of the same class: their absolute numbers
+do not transfer, their ratios to the same reference do. So each row shows the earlier local_aws,
+reference and ratio, the target (on the ratio where there is a reference, on the value
 where there is none: memory, start-up), then this run's figures.
 """
 
@@ -17,16 +17,16 @@ from benchmarks.measure import Row, Section, median
 
 @dataclass(frozen=True)
 class Figure:
-    """One row of the issue's table: what it measured, and which rows of this run match it.
+    """One row of the goals' table: what it measured, and which rows of this run match it.
 
     `metrics` are this run's rows shown for the local_aws side (joined with " + ", the last
-    being the total when there are several); the last one carries the issue's target.
+    being the total when there are several); the last one carries the target.
     """
 
     name: str
-    issue_local: str
-    issue_reference: str
-    issue_ratio: str
+    earlier_local: str
+    earlier_reference: str
+    earlier_ratio: str
     metrics: tuple[str, ...]
 
 
@@ -74,9 +74,9 @@ FIGURES = (
 
 HEADER = [
     "figure",
-    "issue: local_aws",
-    "issue: reference",
-    "issue: ratio",
+    "earlier: local_aws",
+    "earlier: reference",
+    "earlier: ratio",
     "target",
     "here: local_aws",
     "here: reference",
@@ -86,15 +86,20 @@ HEADER = [
 
 
 def rows(sections: list[Section], fmt: Callable[[float, str], str]) -> list[list[str]]:
-    """The issue's table with this run's medians; "not run" where a benchmark was left out."""
+    """The goals' table with this run's medians; "not run" where a benchmark was left out."""
     found: dict[str, tuple[Section, Row]] = {
         row.metric: (section, row) for section in sections for row in section.rows
     }
     table = []
     for figure in FIGURES:
-        issue = [figure.name, figure.issue_local, figure.issue_reference, figure.issue_ratio]
+        earlier = [
+            figure.name,
+            figure.earlier_local,
+            figure.earlier_reference,
+            figure.earlier_ratio,
+        ]
         if not all(metric in found for metric in figure.metrics):
-            table.append([*issue, "", "not run", "", "", ""])
+            table.append([*earlier, "", "not run", "", "", ""])
             continue
         measured = [found[metric][1] for metric in figure.metrics]
         section, judged = found[figure.metrics[-1]]
@@ -106,5 +111,5 @@ def rows(sections: list[Section], fmt: Callable[[float, str], str]) -> list[list
             else "—"
         )
         ratio = "—" if math.isnan(judged.ratio) else f"{judged.ratio:.2f}×"
-        table.append([*issue, judged.target, local, reference, ratio, section.met(judged)])
+        table.append([*earlier, judged.target, local, reference, ratio, section.met(judged)])
     return table
