@@ -78,7 +78,11 @@ class Bodies:
         parts: list[bytes] = []
         size = 0
         while True:
-            message = await receive()
+            try:
+                message = await receive()
+            except BaseException:  # cancelled while the body came: its bytes count no more
+                self.held -= size
+                raise
             if message["type"] != "http.request":  # the client went away: moto is told so
                 return Admitted(_replay(message, receive), size)
             chunk = message.get("body", b"")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 from local_aws.request_bodies import Admitted, Bodies, Refused
@@ -100,3 +101,27 @@ def test_bodies_past_the_total_are_503_until_the_ones_held_are_released() -> Non
     bodies.release(first)
     again = _admit(bodies, _receiving()[0], {"content-length": "5"})
     assert isinstance(again, Admitted) and bodies.held == 5
+
+
+def test_a_body_whose_reading_is_cancelled_holds_nothing_of_the_total() -> None:
+    bodies = Bodies(limit=10, total=10)
+    gate = asyncio.Event()
+    first = [True]
+
+    async def receive() -> dict[str, Any]:
+        if first:
+            first.pop()
+            return {"type": "http.request", "body": b"abcdef", "more_body": True}
+        await gate.wait()  # the rest never comes
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def run() -> int:
+        reading = asyncio.create_task(bodies.admit(receive, {}))
+        await asyncio.sleep(0.01)
+        assert bodies.held == 6
+        reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reading
+        return bodies.held
+
+    assert asyncio.run(run()) == 0
