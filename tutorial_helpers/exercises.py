@@ -55,6 +55,17 @@ def wrong(reason: str) -> Verdict:
     return Verdict("wrong", reason)
 
 
+def _judge_choice(
+    choice: Any, choices: Mapping[str, str], reasons: Mapping[str, Verdict]
+) -> Verdict:
+    """A multiple-choice answer: the verdict `reasons` gives for its letter (case and spaces
+    ignored), or wrong naming the letters of `choices` when it is none of them."""
+    letter = str(choice).strip().lower()
+    if letter in reasons:
+        return reasons[letter]
+    return wrong(f"{letter!r} is not one of {', '.join(choices)}.")
+
+
 def _checker(judge: Callable[..., Verdict]) -> Callable[..., None]:
     """The notebook form of `judge`: prints its verdict's line (not done yet while `...`)."""
 
@@ -348,14 +359,12 @@ TTL_CHOICES = {
 
 def judge_why_not_milliseconds(choice: Any) -> Verdict:
     """04, exercise 2: why a ttl in milliseconds is wrong (one of TTL_CHOICES)."""
-    choice = str(choice).strip().lower()
-    if choice == "b":
-        return right("the item looks alive forever: no error warns you, which is why it is a trap.")
-    if choice == "a":
-        return wrong("DynamoDB accepts any number there, without an error: that is the trap.")
-    if choice == "c":
-        return wrong("nothing rounds it: the value is read as seconds, about 1000 times too far.")
-    return wrong(f"{choice!r} is not one of {', '.join(TTL_CHOICES)}.")
+    reasons = {
+        "b": right("the item looks alive forever: no error warns you, which is why it is a trap."),
+        "a": wrong("DynamoDB accepts any number there, without an error: that is the trap."),
+        "c": wrong("nothing rounds it: the value is read as seconds, about 1000 times too far."),
+    }
+    return _judge_choice(choice, TTL_CHOICES, reasons)
 
 
 # ----------------------------------------------------------------------------- 05_cleanup
@@ -514,20 +523,18 @@ LONG_WORK_CHOICES = {
 
 def judge_long_work(choice: Any) -> Verdict:
     """09, exercise 2: what to do when a message's work takes two minutes."""
-    choice = str(choice).strip().lower()
-    if choice == "b":
-        return right(
+    reasons = {
+        "b": right(
             "the client gets its acknowledgement within the timeout, and the result when it "
             "is ready, on the same connection."
-        )
-    if choice == "a":
-        return wrong("TimeoutInMillis is at most 29,000 ms: CloudFormation refuses 120000.")
-    if choice == "c":
-        return wrong(
+        ),
+        "a": wrong("TimeoutInMillis is at most 29,000 ms: CloudFormation refuses 120000."),
+        "c": wrong(
             "the function would run on, but API Gateway still stops waiting at the "
             "integration timeout (29 s at most) and sends `Endpoint request timed out`."
-        )
-    return wrong(f"{choice!r} is not one of {', '.join(LONG_WORK_CHOICES)}.")
+        ),
+    }
+    return _judge_choice(choice, LONG_WORK_CHOICES, reasons)
 
 
 check_failed_routes = _checker(judge_failed_routes)
@@ -566,18 +573,15 @@ FIX_1009_CHOICES = {
 
 def judge_fix_for_1009(choice: Any) -> Verdict:
     """08, exercise 2: the fix for a client closed with 1009 (one of FIX_1009_CHOICES)."""
-    choice = str(choice).strip().lower()
-    if choice == "c":
-        return right("the 32 KB frame and 128 KB message quotas are fixed: send less per message.")
-    if choice == "a":
-        return wrong("the same message is just as big the next time: it closes with 1009 again.")
-    if choice == "b":
-        return wrong(
+    reasons = {
+        "c": right("the 32 KB frame and 128 KB message quotas are fixed: send less per message."),
+        "a": wrong("the same message is just as big the next time: it closes with 1009 again."),
+        "b": wrong(
             "no setting changes these quotas: 32 KB a frame and 128 KB a message are fixed."
-        )
-    if choice == "d":
-        return wrong("API Gateway closes a binary frame with 1003, and its size would be the same.")
-    return wrong(f"{choice!r} is not one of {', '.join(FIX_1009_CHOICES)}.")
+        ),
+        "d": wrong("API Gateway closes a binary frame with 1003, and its size would be the same."),
+    }
+    return _judge_choice(choice, FIX_1009_CHOICES, reasons)
 
 
 check_billed_messages = _checker(judge_billed_messages)
