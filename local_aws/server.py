@@ -416,6 +416,9 @@ def serve(settings: Settings) -> None:
             ws_max_size=(settings.message_limit_bytes, settings.frame_limit_bytes),
             ws_ping_interval=None,  # API Gateway does not ping clients
             ws_per_message_deflate=False,
+            # Nothing stands in front of local_aws: a client's X-Forwarded-For or -Proto must not
+            # change the address or scheme it connected with (`sourceIp`, docs/fidelity.md 4b).
+            proxy_headers=False,
             lifespan="on",
             log_level="warning",
             access_log=False,

@@ -94,6 +94,20 @@ def test_connect_event_headers_are_the_clients_plus_api_gateways(local_aws, lamb
     assert event["multiValueHeaders"] == {name: [value] for name, value in sent.items()}
 
 
+@pytest.mark.parametrize("name", ["X-Forwarded-For", "x-forwarded-for"])
+def test_a_clients_x_forwarded_for_does_not_change_its_source_ip(
+    local_aws, lambda_api, name: str
+) -> None:
+    """Whatever the case it writes it in, the chain a client sends is kept with the address it
+    connected from appended, and that address is its `sourceIp`: a client cannot claim another."""
+    headers = [f"User-Agent: {USER_AGENT}", f"{name}: 10.9.9.9", "X-Forwarded-Proto: https"]
+    connection_id, _ = open_and_close(lambda_api, "", headers)
+    event = recorded_event(local_aws, lambda_api["EventsTableName"], connection_id, "CONNECT")
+    assert event["requestContext"]["identity"]["sourceIp"] == "127.0.0.1"
+    assert event["headers"]["X-Forwarded-For"] == "10.9.9.9, 127.0.0.1"
+    assert event["headers"]["X-Forwarded-Proto"] == "http"
+
+
 def test_connect_event_without_a_query_string_has_no_query_keys(local_aws, lambda_api) -> None:
     connection_id, _ = open_and_close(lambda_api)
     event = recorded_event(local_aws, lambda_api["EventsTableName"], connection_id, "CONNECT")
