@@ -20,6 +20,9 @@ from local_aws.events import Client
 
 logger = logging.getLogger(__name__)
 GOING_AWAY = 1001  # what a deleted API or stage closes its connections with (docs/fidelity.md)
+# The ASGI scope extension under which local_aws's WebSocket protocol (patches.uvicorn) hands the
+# app a function saying how many bytes a connection's write buffer can still take.
+WRITE_ROOM = "local_aws.write_room"
 
 
 @dataclass
@@ -28,6 +31,9 @@ class Connection:
     send_text: Callable[[str], Awaitable[None]]
     close: Callable[[int, str], Awaitable[None]]
     last_active_at: int  # epoch ms of the last message in either direction
+    # Bytes its write buffer can still take before the client counts as not reading (and is
+    # dropped); None where the server does not say.
+    room: Callable[[], int] | None = None
 
 
 class OpenConnections:

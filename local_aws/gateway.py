@@ -19,7 +19,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 
 from local_aws import events, observability, routing, stage_settings, throttling
 from local_aws.authorizers import Authorizers
-from local_aws.connections import Connection, OpenConnections
+from local_aws.connections import WRITE_ROOM, Connection, OpenConnections
 from local_aws.deployments import DeployedApi, Route
 from local_aws.integrations import Integrations, Outcome, reply_frame
 from local_aws.settings import Settings
@@ -124,7 +124,13 @@ class Gateway:
                 closing.update(code=code, reason=reason)
                 await send({"type": "websocket.close", "code": code, "reason": reason})
 
-        connection = Connection(client, send_text, close, last_active_at=client.connected_at)
+        connection = Connection(
+            client,
+            send_text,
+            close,
+            last_active_at=client.connected_at,
+            room=scope.get("extensions", {}).get(WRITE_ROOM),
+        )
         self._connections.add(connection)
         try:
             code, reason, we_close = await self._receive_messages(deployed, connection, receive)

@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from local_aws import sigv4, throttling
-from local_aws.connections import OpenConnections
+from local_aws.connections import Connection, OpenConnections
 from local_aws.events import Client
 
 DELETED_BY_BACKEND = 1000  # reference §8: the close code AWS sends here is not documented
@@ -76,41 +76,52 @@ class ManagementApi:
         if refusal is not None:
             await _error(send, refusal.status, refusal.error_type, refusal.message)
             return
-        reply = await self.respond(api_id, stage, region, method, unquote(raw_id), data)
+        reply, post = await self._answer(api_id, stage, region, method, unquote(raw_id), data)
+        if post is not None and not post.fits():
+            # It may be the message that overflows the client's buffer: its caller learns
+            # whether it was delivered (else 410) before it is answered.
+            reply, post = (reply if await post.deliver() else _GONE), None
         await _respond(send, reply.status, reply.body, reply.content_type, reply.headers)
+        if post is not None:
+            # Delivered right after its caller has the answer, which then does not wait for the
+            # client's socket (nor for the client's process it wakes). It fits: only a client
+            # that leaves in between misses it.
+            await post.deliver()
 
     async def respond(
         self, api_id: str, stage: str, region: str, method: str, connection_id: str, data: bytes
     ) -> Reply:
-        """The answer to an authorized `@connections/{connection_id}` call (the id decoded):
-        what `handle` sends once the signature is checked, and what a Step Functions
-        `apigateway:invoke` Task gets in process (`local_aws.invoke_task`)."""
+        """The answer to an authorized `@connections/{connection_id}` call (the id decoded),
+        a POST's message delivered first: what a Step Functions `apigateway:invoke` Task gets
+        in process (`local_aws.invoke_task`)."""
+        reply, post = await self._answer(api_id, stage, region, method, connection_id, data)
+        if post is not None and not await post.deliver():
+            return _GONE
+        return reply
+
+    async def _answer(
+        self, api_id: str, stage: str, region: str, method: str, connection_id: str, data: bytes
+    ) -> tuple[Reply, Post | None]:
+        """The answer to an authorized call and, for a POST to an open connection, the post
+        still to deliver: its answer is 200 if it is delivered, 410 if not."""
         if self._throttles is not None and not self._throttles.allow(
             throttling.connections_key(region), self._limits
         ):
             # The service model's LimitExceededException: "more than the allowed number of
             # requests per unit of time" (botocore retries a 429 before raising it).
-            return _error_reply(429, "LimitExceededException", "Too Many Requests")
+            return _error_reply(429, "LimitExceededException", "Too Many Requests"), None
         if not connection_id:  # `/@connections/` names no connection: no such route on AWS
-            return _error_reply(403, "ForbiddenException", "Forbidden")
+            return _error_reply(403, "ForbiddenException", "Forbidden"), None
         if _WELL_FORMED_ID.fullmatch(connection_id) is None:
             message = f"Invalid connectionId: {connection_id}"
-            return _error_reply(400, "BadRequestException", message)
+            return _error_reply(400, "BadRequestException", message), None
         connection = self._connections.get(api_id, stage, connection_id)
         if method not in ("POST", "GET", "DELETE"):
-            return _error_reply(403, "ForbiddenException", "Forbidden")
+            return _error_reply(403, "ForbiddenException", "Forbidden"), None
         if connection is None:
-            return _GONE
+            return _GONE, None
         if method == "POST":
-            try:
-                # Returns at once: the frame waits in the connection's write buffer, and a client
-                # that leaves that buffer full is dropped (then this post is 410).
-                await connection.send_text(data.decode("utf-8", errors="replace"))
-            except Exception:  # it closed while we were sending, or was dropped for not reading
-                return _GONE
-            if self._on_sent is not None:
-                self._on_sent(connection.client)
-            return Reply(200)
+            return Reply(200), Post(connection, data, self._on_sent)
         if method == "GET":
             client = connection.client
             identity = {"sourceIp": client.source_ip}
@@ -121,12 +132,12 @@ class ManagementApi:
                 "identity": identity,
                 "lastActiveAt": _iso(connection.last_active_at),
             }
-            return Reply(200, json.dumps(info).encode(), "application/json")
+            return Reply(200, json.dumps(info).encode(), "application/json"), None
         # DELETE. Sending never waits for the client to read (patches.uvicorn.WebSocketProtocol),
         # so this is quick; a client that is gone meanwhile is just as closed.
         with contextlib.suppress(Exception):
             await connection.close(DELETED_BY_BACKEND, "")
-        return Reply(204)
+        return Reply(204), None
 
 
 @dataclass(frozen=True)
@@ -142,6 +153,35 @@ class Reply:
     def error_type(self) -> str | None:
         """The `x-amzn-ErrorType` of an error answer."""
         return next((v.decode() for k, v in self.headers if k == b"x-amzn-errortype"), None)
+
+
+@dataclass(frozen=True)
+class Post:
+    """A message posted to an open connection, still to be delivered."""
+
+    connection: Connection
+    data: bytes
+    on_sent: Callable[[Client], None] | None
+
+    def fits(self) -> bool:
+        """Whether its frame surely fits in the connection's write buffer (at most 3 bytes of
+        UTF-8 for each byte decoded, and a frame header of at most 10)."""
+        room = self.connection.room
+        return room is not None and 3 * len(self.data) + 10 <= room()
+
+    async def deliver(self) -> bool:
+        """Send it; False if the connection closed meanwhile or was dropped for not reading.
+
+        Returns at once: the frame waits in the connection's write buffer, and a client that
+        leaves that buffer full is dropped (patches.uvicorn.WebSocketProtocol).
+        """
+        try:
+            await self.connection.send_text(self.data.decode("utf-8", errors="replace"))
+        except Exception:  # it closed while we were sending, or was dropped for not reading
+            return False
+        if self.on_sent is not None:
+            self.on_sent(self.connection.client)
+        return True
 
 
 # Real AWS answers 410 with an empty body (reference §4.3).

@@ -16,13 +16,14 @@ import functools
 import logging
 import socket
 import ssl
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+from local_aws.connections import WRITE_ROOM
 from local_aws.settings import Settings
 
 PINNED = {"uvicorn": "0.54.0"}
@@ -209,7 +210,15 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if self.overflowed:  # this message did not fit: the caller learns it is gone
             raise ClientDisconnected()
 
+    def write_room(self) -> int:
+        """Bytes the write buffer can still take before the client counts as not reading."""
+        limit = self.config.local_aws.max_buffered_bytes_per_connection
+        return limit - self.transport.get_write_buffer_size()
+
     async def run_asgi(self) -> None:
+        # The app learns of the bound through the scope (`connections.WRITE_ROOM`).
+        extensions = cast("dict[str, Any]", self.scope.setdefault("extensions", {}))
+        extensions[WRITE_ROOM] = self.write_room
         await super().run_asgi()
         # uvicorn ends with transport.close(), which waits until the client has read the
         # rest of the buffer, for ever if it never reads: abort what is still open later.

@@ -17,7 +17,7 @@ from typing import Any, cast
 import pytest
 
 from local_aws import events
-from local_aws.connections import OpenConnections
+from local_aws.connections import WRITE_ROOM, OpenConnections
 from local_aws.deployments import DeployedApi, Integration, Route
 from local_aws.gateway import Gateway
 from local_aws.integrations import Integrations, Outcome
@@ -202,6 +202,20 @@ def _error_message(frame: str) -> str:
 
 
 # --- $connect ---------------------------------------------------------------------------
+
+
+def test_a_connection_knows_the_room_its_server_reports_in_the_scope() -> None:
+    async def scenario() -> None:
+        scope = {**_scope(), "extensions": {WRITE_ROOM: lambda: 4321}}
+        session = Session(_deployed("$connect", "$default"), scope=scope)
+        await session.open()
+        connection = session.connections.get("abcdef1234", "api", session.connection_id)
+        assert connection is not None and connection.room is not None
+        assert connection.room() == 4321
+        session.leave(1000)
+        await session.finished()
+
+    run(scenario)
 
 
 def test_a_successful_connect_accepts_and_registers_the_connection() -> None:

@@ -53,6 +53,7 @@ def _connection(
     api_id: str = API_ID,
     stage: str = STAGE,
     user_agent: str | None = "Mozilla/5.0",
+    room: int | None = None,
 ) -> Connection:
     client = events.Client(
         connection_id=events.new_connection_id(),
@@ -63,7 +64,13 @@ def _connection(
         user_agent=user_agent,
         connected_at=CONNECTED_AT,
     )
-    return Connection(client, socket.send_text, socket.close, last_active_at=LAST_ACTIVE_AT)
+    return Connection(
+        client,
+        socket.send_text,
+        socket.close,
+        last_active_at=LAST_ACTIVE_AT,
+        room=None if room is None else (lambda: room),
+    )
 
 
 class Answer:
@@ -118,8 +125,10 @@ def call(
     stage: str = STAGE,
     region: str = REGION,
     signed_for: str = REGION,
+    sent: list[dict[str, Any]] | None = None,
 ) -> Answer:
-    """One `@connections/{id}` request through `handle`, signed unless `headers` are given."""
+    """One `@connections/{id}` request through `handle`, signed unless `headers` are given;
+    what it sends back is appended to `sent` as it goes."""
     signed_path, signed_headers = _signed(method, connection_id, body, api_id, stage, signed_for)
     raw_path = raw_path or signed_path
     headers = signed_headers if headers is None else headers
@@ -128,7 +137,7 @@ def call(
         {"type": "http.request", "body": part, "more_body": index < len(parts) - 1}
         for index, part in enumerate(parts)
     ]
-    sent: list[dict[str, Any]] = []
+    sent = [] if sent is None else sent
 
     async def receive() -> dict[str, Any]:
         return incoming.pop(0) if incoming else {"type": "http.disconnect"}
@@ -236,6 +245,44 @@ def test_post_to_a_connection_that_fails_meanwhile_is_gone(
     answer = call(management, "POST", connection_id, b"hi")
     assert answer.status == 410
     assert answer.error_type == "GoneException"
+
+
+class WatchedSocket(FakeSocket):
+    """A socket that notes, for each message sent to it, how much of the answer had gone."""
+
+    def __init__(self, answer: list[dict[str, Any]], fail: bool = False) -> None:
+        super().__init__(fail)
+        self.answer = answer
+        self.answer_sent_before: list[int] = []
+
+    async def send_text(self, text: str) -> None:
+        self.answer_sent_before.append(len(self.answer))
+        await super().send_text(text)
+
+
+def test_a_post_that_fits_is_answered_before_it_is_delivered(
+    management: ManagementApi, connections: OpenConnections
+) -> None:
+    answer: list[dict[str, Any]] = []
+    socket = WatchedSocket(answer)
+    connection_id = _open(connections, _connection(socket, room=2**20))
+    assert call(management, "POST", connection_id, b"hello", sent=answer).status == 200
+    assert socket.sent == ["hello"]
+    assert socket.answer_sent_before == [2]  # status and body, then the message
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_a_post_that_may_not_fit_is_delivered_first_and_answered_as_it_went(
+    management: ManagementApi, connections: OpenConnections, fail: bool
+) -> None:
+    """It may be the one that overflows the client's buffer and drops it: 410 if so."""
+    answer: list[dict[str, Any]] = []
+    socket = WatchedSocket(answer, fail=fail)
+    # 20 bytes may take 3 × 20 + 10 in a frame: more than the 69 left.
+    connection_id = _open(connections, _connection(socket, room=69))
+    status = call(management, "POST", connection_id, b"x" * 20, sent=answer).status
+    assert socket.answer_sent_before == [0]
+    assert status == (410 if fail else 200)
 
 
 def test_get_describes_the_connection_in_iso_times(
