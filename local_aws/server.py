@@ -47,7 +47,7 @@ from local_aws import (
     ttl,
 )
 from local_aws.connections import OpenConnections
-from local_aws.deployments import Deployments
+from local_aws.deployments import DeployedApi, Deployments
 from local_aws.events import Client
 from local_aws.gateway import Gateway
 from local_aws.integrations import Integrations
@@ -154,26 +154,19 @@ class LocalAws:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
+        if scope["type"] == "websocket":
+            api = self._admit_websocket(scope)
+            if isinstance(api, tuple):
+                await _refuse_websocket(receive, send, *api)
+            else:  # what the admission read is not kept for as long as the connection lasts
+                await self.gateway.serve(api, scope, receive, send)
+            return
         current = self.settings
         headers = trust.headers_of(scope)
         host = headers.get("host", "")
         target = _target(scope, host)
         port, over_tls = listener(scope, current)
         named_region = _named_region(host)  # `….execute-api.{region}.amazonaws.com`
-        if scope["type"] == "websocket":
-            deployed = self.deployments.lookup(*target[:2]) if target and not target[2] else None
-            if deployed is not None and named_region not in (None, deployed.region):
-                deployed = None  # no such API in the region the host names: as unknown
-            refusal = trust.check_websocket(headers, port, over_tls)
-            if refusal is not None:
-                await _refuse_websocket(receive, send, refusal.status, _message(refusal))
-            elif deployed is None:
-                await _refuse_websocket(receive, send, 403, b'{"message":"Forbidden"}')
-            elif _url_length(scope, host) > MAX_URL_LENGTH:
-                await _refuse_websocket(receive, send, 414, b'{"message":"URI Too Long"}')
-            else:
-                await self.gateway.serve(deployed, scope, receive, send)
-            return
         match = _CONNECTIONS.match(target[2]) if target and target[2] else None
         region = self.deployments.region_of(target[0], target[1]) if match and target else None
         if named_region not in (None, region):
@@ -225,6 +218,24 @@ class LocalAws:
                 await self.moto(http_scope, cast("Any", admitted.receive), reply)
             finally:
                 self.bodies.release(admitted)
+
+    def _admit_websocket(self, scope: dict[str, Any]) -> DeployedApi | tuple[int, bytes]:
+        """The API a handshake is for, or the status and body it is refused with."""
+        headers = trust.headers_of(scope)
+        host = headers.get("host", "")
+        target = _target(scope, host)
+        named_region = _named_region(host)  # `….execute-api.{region}.amazonaws.com`
+        deployed = self.deployments.lookup(*target[:2]) if target and not target[2] else None
+        if deployed is not None and named_region not in (None, deployed.region):
+            deployed = None  # no such API in the region the host names: as unknown
+        refusal = trust.check_websocket(headers, *listener(scope, self.settings))
+        if refusal is not None:
+            return refusal.status, _message(refusal)
+        if deployed is None:
+            return 403, b'{"message":"Forbidden"}'
+        if _url_length(scope, host) > MAX_URL_LENGTH:
+            return 414, b'{"message":"URI Too Long"}'
+        return deployed
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

@@ -209,6 +209,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         await super().send(message)
         if self.overflowed:  # this message did not fit: the caller learns it is gone
             raise ClientDisconnected()
+        if message["type"] == "websocket.accept" and self.handshake_complete:
+            # The parsed handshake and its answer are only needed until the 101 is sent: not
+            # kept for the connection's life (about 3 KB each).
+            self.request = self.response = None  # type: ignore[assignment]
 
     def write_room(self) -> int:
         """Bytes the write buffer can still take before the client counts as not reading."""
