@@ -57,9 +57,12 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy local_aws tutorial_helpers
 
-## test: lint, unit tests, end-to-end tests against local_aws, every notebook with nbval
+## test: lint, unit tests, end-to-end tests against local_aws, every notebook with nbval, in
+# TEST_WORKERS processes (pytest-xdist): each test file in one of them, every lesson in one, the
+# longest first (the root conftest.py). `pytest tests/unit/test_x.py` alone runs in one process.
+TEST_WORKERS ?= 2
 test: $(BIN)/.installed notebooks-unchanged lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 ## notebooks-unchanged: stop early if notebooks/ is not the committed notebooks (JupyterLab
 # autosaves outputs into them); says how to restore them. Skipped where there is no .git.

@@ -1,9 +1,12 @@
 """pytest hooks for the notebooks (nbval): one local_aws for every kernel, and what is compared.
 
 nbval items cannot use fixtures, so a hook starts `python -m local_aws` (tests/support's
-launcher) just before the first notebook cell runs, and exports its URL, dummy credentials and
-`TUTORIAL_TARGET=local` into `os.environ`; every notebook kernel inherits them. It is
-stopped when the session ends. Registered by the repository's root `conftest.py`.
+launcher) just before the first notebook cell runs. While each notebook cell runs, its URL,
+dummy credentials and `TUTORIAL_TARGET=local` are in `os.environ`, so the notebook's kernel
+(started with its first cell) inherits them; after each cell they are taken out again, so the
+tests that run next in the same process (under pytest-xdist, in any order) do not talk to the
+notebooks' local_aws. It is stopped when the session ends (on each xdist worker that started
+one). Registered by the repository's root `conftest.py`.
 """
 
 from __future__ import annotations
@@ -64,32 +67,46 @@ def pytest_collectstart(collector: pytest.Collector) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Before the first notebook's kernel starts: start local_aws and export its settings."""
+    """Before a notebook cell (and so before its kernel starts): local_aws's settings exported,
+    local_aws started first if this is the session's first notebook cell."""
     global _server
-    if _server is not None or not _is_notebook(item):
+    if not _is_notebook(item):
         return
-    warm_matplotlib()
-    log_path = item.config._tmp_path_factory.mktemp("local_aws") / "local_aws.log"
-    _server = LocalAwsProcess(*LOCAL_AWS_ARGS, log_path=log_path)
+    if _server is None:
+        warm_matplotlib()
+        log_path = item.config._tmp_path_factory.mktemp("local_aws") / "local_aws.log"
+        _server = LocalAwsProcess(*LOCAL_AWS_ARGS, log_path=log_path)
     environment: dict[str, str | None] = dict(notebook_environment(_server.port))
     environment.update(dict.fromkeys(REMOVED))
     for name, value in environment.items():
-        _saved_environment[name] = os.environ.get(name)
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+        _saved_environment.setdefault(name, os.environ.get(name))
+        _set(name, value)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    """After a notebook cell (and its kernel's shutdown, after its last one): the environment
+    as it was before, for the tests that run next."""
+    _restore_environment()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     global _server
+    _restore_environment()
     if _server is None:
         return
     _server.stop()
     _server = None
+
+
+def _set(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def _restore_environment() -> None:
     for name, value in _saved_environment.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+        _set(name, value)
     _saved_environment.clear()

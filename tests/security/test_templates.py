@@ -105,7 +105,9 @@ def test_alias_bomb_is_refused_fast_and_the_server_goes_on(local_aws) -> None:
     cloudformation = local_aws.client("cloudformation")
     started = time.monotonic()
     cloudformation.list_stacks()
-    assert time.monotonic() - started < 0.1
+    # Expanding 9**9 strings would keep it busy for minutes; 2 s is for a loaded machine (two
+    # pytest-xdist workers and their servers on two cores: 0.11 s seen), not for the bomb.
+    assert time.monotonic() - started < 2.0
 
 
 def test_template_body_over_the_quota_is_refused(local_aws) -> None:
