@@ -63,6 +63,21 @@ SWEEP_SECONDS = 1.0  # how often workers of deleted or changed functions are loo
 _INHERITED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "SYSTEMROOT")
 
 
+# The version (4) and variant (RFC 4122) bits of a random UUID: cleared, then set.
+_UUID_FIXED_BITS = (0xF000 << 64) | (0xC000 << 48)
+_UUID_VERSION_4 = (0x4000 << 64) | (0x8000 << 48)
+
+
+def new_invocation_id() -> str:
+    """An invocation's request id: a random (version 4) UUID, as AWS's are.
+
+    What `str(uuid.uuid4())` gives, in a third of its time (one per message).
+    """
+    number = int.from_bytes(os.urandom(16)) & ~_UUID_FIXED_BITS | _UUID_VERSION_4
+    digits = f"{number:032x}"
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
 class LambdaRuntime:
     """Warm worker pools for Lambda functions, one pool per function version."""
 
@@ -98,7 +113,7 @@ class LambdaRuntime:
         self, function: FunctionConfig, event: Any, request_id: str | None = None
     ) -> InvocationResult:
         """Run the function on `event`. Errors of any kind come back in the result."""
-        request_id = request_id or str(uuid.uuid4())
+        request_id = request_id or new_invocation_id()
         if not can_run(function.runtime):
             return _failed(
                 request_id,

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from local_aws import lambda_node_sdk, lambda_packages, lambda_worker_process
-from local_aws.lambda_runtime import LambdaRuntime
+from local_aws.lambda_runtime import LambdaRuntime, new_invocation_id
 from local_aws.lambda_worker_process import FunctionConfig, InvocationResult
 from local_aws.local_tls import LocalTls
 
@@ -115,6 +115,15 @@ def test_echo_handler_returns_the_event() -> None:
         assert result.duration_ms >= 0
 
     run(scenario)
+
+
+def test_invocation_ids_are_random_uuid4s_in_their_canonical_form() -> None:
+    ids = [new_invocation_id() for _ in range(2000)]
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (parsed.version, parsed.variant) == (4, uuid.RFC_4122)
+        assert str(parsed) == text  # lower-case hex, dashes where uuid4() puts them
+    assert len(set(ids)) == len(ids)
 
 
 def test_request_id_defaults_to_a_uuid4() -> None:
