@@ -45,6 +45,7 @@ RELIES_ON: tuple[tuple[type, str], ...] = (
     (WebSocketsSansIOProtocol, "resume_writing"),
     (WebSocketsSansIOProtocol, "run_asgi"),
     (WebSocketsSansIOProtocol, "data_received"),
+    (WebSocketsSansIOProtocol, "send_receive_event_to_app"),
     (uvicorn.Server, "startup"),
     (uvicorn.Server, "handle_exit"),
 )
@@ -174,6 +175,11 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     config: Config
     overflowed = False  # the client stopped reading and its connection was dropped
+    # uvicorn stops reading from the socket as soon as one message waits for the app, and
+    # starts again once the app took it: two epoll changes per message for a client that
+    # waits for each reply. Here reading stops once a second message waits: still at most
+    # two messages (of at most 128 KB each) held for a gateway that is behind.
+    PAUSE_AFTER_MESSAGES = 2
 
     def connection_made(self, transport: Any) -> None:
         super().connection_made(transport)
@@ -233,6 +239,18 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     def _abort_if_open(self) -> None:
         if not self.disconnected:
             self.transport.abort()
+
+    def send_receive_event_to_app(self) -> None:
+        if self.read_paused or self.queue.qsize() + 1 >= self.PAUSE_AFTER_MESSAGES:
+            super().send_receive_event_to_app()  # which stops reading
+            return
+        # Queue the message as uvicorn does, without stopping: `read_paused` is what makes
+        # it skip pause_reading (and receive() skip resume_reading).
+        self.read_paused = True
+        try:
+            super().send_receive_event_to_app()
+        finally:
+            self.read_paused = False
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
