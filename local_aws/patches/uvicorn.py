@@ -177,8 +177,9 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     overflowed = False  # the client stopped reading and its connection was dropped
     # uvicorn stops reading from the socket as soon as one message waits for the app, and
     # starts again once the app took it: two epoll changes per message for a client that
-    # waits for each reply. Here reading stops once a second message waits: still at most
-    # two messages (of at most 128 KB each) held for a gateway that is behind.
+    # waits for each reply. Here reading stops once a second message waits, so a gateway
+    # that is behind holds at most one read's worth of messages more than with uvicorn's
+    # (every frame of a read is queued, then as now).
     PAUSE_AFTER_MESSAGES = 2
 
     def connection_made(self, transport: Any) -> None:
