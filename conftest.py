@@ -42,6 +42,7 @@ class LessonsInOrder(LoadFileScheduling):
         return _unit(nodeid)
 
 
+@pytest.hookimpl(optionalhook=True)  # `pytest -p no:xdist` has no such hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> LoadFileScheduling | None:
     return LessonsInOrder(config, log) if config.getvalue("dist") == "loadfile" else None
 
