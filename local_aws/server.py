@@ -162,11 +162,8 @@ class LocalAws:
                 await self.gateway.serve(api, scope, receive, send)
             return
         current = self.settings
-        headers = trust.headers_of(scope)
-        host = headers.get("host", "")
-        target = _target(scope, host)
+        headers, host, target, named_region = _addressing(scope)
         port, over_tls = listener(scope, current)
-        named_region = _named_region(host)  # `….execute-api.{region}.amazonaws.com`
         match = _CONNECTIONS.match(target[2]) if target and target[2] else None
         region = self.deployments.region_of(target[0], target[1]) if match and target else None
         if named_region not in (None, region):
@@ -221,10 +218,7 @@ class LocalAws:
 
     def _admit_websocket(self, scope: dict[str, Any]) -> DeployedApi | tuple[int, bytes]:
         """The API a handshake is for, or the status and body it is refused with."""
-        headers = trust.headers_of(scope)
-        host = headers.get("host", "")
-        target = _target(scope, host)
-        named_region = _named_region(host)  # `….execute-api.{region}.amazonaws.com`
+        headers, host, target, named_region = _addressing(scope)
         deployed = self.deployments.lookup(*target[:2]) if target and not target[2] else None
         if deployed is not None and named_region not in (None, deployed.region):
             deployed = None  # no such API in the region the host names: as unknown
@@ -325,6 +319,17 @@ def listener(scope: dict[str, Any], settings: Settings) -> tuple[int, bool]:
     if settings.tls_port is not None and server and server[1] == settings.tls_port:
         return settings.tls_port, True
     return settings.port, False
+
+
+def _addressing(
+    scope: dict[str, Any],
+) -> tuple[dict[str, str], str, tuple[str, str, str | None] | None, str | None]:
+    """What a request is addressed to: its headers (names lower-cased), its `Host`, the
+    WebSocket API and stage it names (`_target`) and the region an AWS execute-api host
+    names (`….execute-api.{region}.amazonaws.com`; None for local_aws's own names)."""
+    headers = trust.headers_of(scope)
+    host = headers.get("host", "")
+    return headers, host, _target(scope, host), _named_region(host)
 
 
 def _named_region(host: str) -> str | None:
